@@ -1,0 +1,36 @@
+# nanochat.remote_gpu — one entry point for tests, demo and benchmarks.
+#   make test    install what is missing, then pytest (unit + integration), ansible-test sanity,
+#                ansible-lint (production profile)
+#   make demo    the whole flow against a simulated cloud on this machine (no account needed)
+#   make bench   the benchmark scripts under bench/
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export VENV PYTHON
+
+.PHONY: test deps unit integration pytest sanity lint demo bench clean
+
+test: deps pytest sanity lint
+
+deps:
+	@tests/setup/install-deps.sh
+
+pytest:
+	$(BIN)/python -m pytest
+
+unit:
+	$(BIN)/python -m pytest tests/unit
+
+integration:
+	$(BIN)/python -m pytest tests/integration
+
+sanity:
+	$(BIN)/python tests/sanity/run_sanity.py
+
+lint:
+	$(BIN)/ansible-lint
+
+clean:
+	rm -rf $(VENV) .cache tests/output .pytest_cache

@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nanochat.remote_gpu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+
+    # wait / wait_timeout of the instance modules.
+    DOCUMENTATION = r"""
+options:
+  wait:
+    description:
+      - Wait until the instance reaches the requested state. For O(state=present) and
+        O(state=running) that means running B(with a known SSH endpoint) (host and port), not
+        merely "running" as the provider first reports it.
+      - The wait polls the provider about once a second and returns within about two seconds of
+        the endpoint appearing.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait, measured with a monotonic clock. On timeout the module fails
+        with the last status seen and leaves the instance as it is (it is billing); remove it with
+        O(state=absent) or C(playbooks/teardown.yml) if you do not want to keep waiting.
+    type: int
+"""

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nanochat.remote_gpu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The small base every provider module is built on: common options, the client, failures."""
+
+from __future__ import annotations
+
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._api import (
+    HAS_REQUESTS,
+    PROVIDER_LABELS,
+    REQUESTS_IMPORT_ERROR,
+    ApiClient,
+    ApiError,
+    Pacer,
+    default_pace_state_path,
+)
+
+# Public interface: the environment variables each provider's modules and the inventory read.
+PROVIDERS = {
+    'runpod': dict(key_env='RUNPOD_API_KEY', url_env='RUNPOD_API_URL', default_url='https://api.runpod.io'),
+    'lambda': dict(key_env='LAMBDA_API_KEY', url_env='LAMBDA_API_URL', default_url='https://cloud.lambda.ai'),
+    'vastai': dict(key_env='VAST_API_KEY', url_env='VAST_API_URL', default_url='https://console.vast.ai'),
+}
+
+# Documented rate limits, enforced on our side before the provider has to (seconds between
+# requests per bucket; every request counts against "default").
+RATE_LIMITS = {
+    'runpod': {},
+    'lambda': {'default': 1.0, 'launch': 12.0},
+    'vastai': {},
+}
+
+
+# Extra ApiClient keyword arguments for every client made here (tests shorten the backoff).
+CLIENT_OPTIONS = {}
+
+
+def api_argument_spec(provider):
+    """``api_key`` and ``api_url`` with their environment fallbacks."""
+    settings = PROVIDERS[provider]
+    return dict(
+        api_key=dict(type='str', no_log=True, fallback=(env_fallback, [settings['key_env']])),
+        api_url=dict(type='str', default=settings['default_url'], fallback=(env_fallback, [settings['url_env']])),
+    )
+
+
+def wait_argument_spec(default_timeout):
+    return dict(
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=default_timeout),
+    )
+
+
+def make_client(provider, api_key, api_url, **kwargs):
+    """An ApiClient with the provider's pacing; shared by modules and the inventory plugin."""
+    options = dict(CLIENT_OPTIONS)
+    options.update(kwargs)
+    kwargs = options
+    intervals = RATE_LIMITS[provider]
+    pacer = None
+    if intervals:
+        pacer = Pacer(intervals, state_path=kwargs.pop('pace_state_path', default_pace_state_path(provider, api_url)))
+    else:
+        kwargs.pop('pace_state_path', None)
+    return ApiClient(provider, api_url, api_key, pacer=pacer, **kwargs)
+
+
+def missing_key_message(provider):
+    settings = PROVIDERS[provider]
+    return ('No %s API key: set the environment variable %s (or pass api_key, e.g. from Ansible Vault). '
+            'Nothing was sent to the provider.' % (PROVIDER_LABELS[provider], settings['key_env']))
+
+
+def auth_hint(provider):
+    return ('Check the key in %s (or api_key): it was refused by %s.'
+            % (PROVIDERS[provider]['key_env'], PROVIDER_LABELS[provider]))
+
+
+class ProviderModule(object):
+    """AnsibleModule plus the provider's client and a uniform way to fail on API errors."""
+
+    def __init__(self, provider, argument_spec, **kwargs):
+        self.provider = provider
+        spec = dict(api_argument_spec(provider))
+        spec.update(argument_spec)
+        kwargs.setdefault('supports_check_mode', True)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+        if not self.params.get('api_key'):
+            self.module.fail_json(msg=missing_key_message(provider))
+        self.client = make_client(provider, self.params['api_key'], self.params['api_url'])
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def fail_api(self, error, doing=None, hint=None, **kwargs):
+        """Fail with the provider, the call, the HTTP status, the API's message and what to do next."""
+        msg = str(error)
+        if doing:
+            msg = 'Could not %s: %s' % (doing, msg)
+        if hint is None and (error.status == 401 or error.code in ('auth_error', 'invalid_token', 'global/invalid-api-key')):
+            hint = auth_hint(self.provider)
+        if hint:
+            msg = '%s. %s' % (msg.rstrip('.'), hint)
+        self.module.fail_json(msg=msg, api_error=error.to_dict(), **kwargs)
+
+    def exit(self, changed, diff=None, **result):
+        if diff is not None and self.module._diff:
+            result['diff'] = diff
+        self.module.exit_json(changed=changed, **result)
+
+
+__all__ = ['ApiError', 'ProviderModule', 'PROVIDERS', 'RATE_LIMITS', 'api_argument_spec', 'wait_argument_spec',
+           'make_client', 'missing_key_message', 'auth_hint']

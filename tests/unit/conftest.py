@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nanochat.remote_gpu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixtures for unit tests: run a module's real main() and read its result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+
+class ModuleResult(dict):
+    @property
+    def failed(self):
+        return bool(self.get('failed'))
+
+    @property
+    def changed(self):
+        return bool(self.get('changed'))
+
+
+@pytest.fixture
+def run_module(capsys):
+    """run_module(module, args, check_mode=False, diff=False) -> ModuleResult.
+
+    Goes through AnsibleModule for real: argument spec, check mode, no_log, exit/fail JSON.
+    """
+    def _run(module, args, check_mode=False, diff=False):
+        args = dict(args)
+        args['_ansible_check_mode'] = check_mode
+        args['_ansible_diff'] = diff
+        capsys.readouterr()
+        with patch_module_args(args):
+            with pytest.raises(SystemExit):
+                module.main()
+        out = capsys.readouterr().out
+        return ModuleResult(json.loads(out))
+    return _run
+
+
+@pytest.fixture
+def fast_client(monkeypatch):
+    """Shrink retry backoff and wait-loop polling so failure-path tests take milliseconds.
+
+    The logic under test is unchanged: same retry decisions, same number of tries, same
+    deadlines; only the sleeps between them are shorter.
+    """
+    from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _common, _instance
+    monkeypatch.setattr(_common, 'CLIENT_OPTIONS', dict(backoff_base=0.01, backoff_cap=0.05, max_retry_after=60.0))
+    monkeypatch.setattr(_instance, 'DEFAULT_POLL_INTERVAL', 0.05)
