@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+import struct
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -79,6 +83,47 @@ def auth_hint(provider):
             % (PROVIDERS[provider]['key_env'], PROVIDER_LABELS[provider]))
 
 
+PUBLIC_KEY_TYPES = (
+    'ssh-ed25519', 'ssh-rsa', 'ssh-dss', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
+    'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com',
+)
+
+
+def validate_public_key(text):
+    """None when ``text`` is one OpenSSH public key line (type, base64 blob, optional comment),
+    else a message saying what is wrong. The blob must decode and name the same key type."""
+    if not isinstance(text, str) or not text.strip():
+        return 'the SSH public key is empty'
+    line = text.strip()
+    if '\n' in line or '\r' in line:
+        return 'the SSH public key must be a single line (one key; got several lines)'
+    if 'PRIVATE KEY' in line:
+        return 'that is a private key; pass the public key (the .pub file)'
+    fields = line.split(None, 2)
+    if len(fields) < 2:
+        return 'an SSH public key looks like "ssh-ed25519 AAAAC3Nza... comment"; got %d field(s)' % len(fields)
+    key_type, blob = fields[0], fields[1]
+    if key_type not in PUBLIC_KEY_TYPES:
+        return 'unknown SSH key type %r (expected one of %s)' % (key_type[:40], ', '.join(PUBLIC_KEY_TYPES))
+    if not re.match(r'^[A-Za-z0-9+/]+={0,2}$', blob):
+        return 'the key data is not base64'
+    try:
+        raw = base64.b64decode(blob, validate=True)
+        (length,) = struct.unpack('>I', raw[:4])
+        embedded = raw[4:4 + length].decode('ascii')
+    except (binascii.Error, struct.error, UnicodeDecodeError, ValueError):
+        return 'the key data does not decode as an SSH public key'
+    if embedded != key_type:
+        return 'the key data is a %r key but the line says %r' % (embedded[:40], key_type)
+    return None
+
+
+def same_public_key(a, b):
+    """Two key lines are the same key when type and base64 match (comments may differ)."""
+    fa, fb = (a or '').split(), (b or '').split()
+    return len(fa) >= 2 and len(fb) >= 2 and fa[:2] == fb[:2]
+
+
 class ProviderModule(object):
     """AnsibleModule plus the provider's client and a uniform way to fail on API errors."""
 
@@ -120,4 +165,4 @@ class ProviderModule(object):
 
 
 __all__ = ['ApiError', 'ProviderModule', 'PROVIDERS', 'RATE_LIMITS', 'api_argument_spec', 'wait_argument_spec',
-           'make_client', 'missing_key_message', 'auth_hint']
+           'make_client', 'missing_key_message', 'auth_hint', 'validate_public_key', 'same_public_key']

@@ -45,6 +45,18 @@ def make_instance(provider, id, name, status, provider_status, ssh_host=None, ss
     )
 
 
+DIFF_KEYS = ('name', 'status', 'gpu_type', 'gpu_count', 'region', 'price_per_hour', 'ssh_host', 'ssh_port')
+
+
+def diff_view(instance):
+    """What ``--diff`` shows of an instance: the fields a user decides on, never ``raw``."""
+    if not instance:
+        return {'state': 'absent'}
+    view = dict((k, instance.get(k)) for k in DIFF_KEYS)
+    view['state'] = 'present'
+    return view
+
+
 def ssh_ready(instance):
     """True once the provider reports the instance running with a known SSH endpoint."""
     return bool(instance and instance.get('status') == 'running' and instance.get('ssh_host')

@@ -42,4 +42,11 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-dev.txt"
     echo "$want" > "$stamp"
 fi
+# Make this checkout resolvable as nanochat.remote_gpu for ansible.cfg's collections_path.
+link_dir="$repo/.cache/collections/ansible_collections/nanochat"
+mkdir -p "$link_dir"
+if [ "$(readlink "$link_dir/remote_gpu" 2>/dev/null || true)" != "../../../.." ]; then
+    rm -f "$link_dir/remote_gpu"
+    ln -s ../../../.. "$link_dir/remote_gpu"
+fi
 echo "install-deps: ready ($("$venv/bin/ansible" --version | head -n1))"

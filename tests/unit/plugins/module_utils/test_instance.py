@@ -79,3 +79,10 @@ def test_wait_failed_stops_early():
                  clock=clock, sleep=clock.sleep)
     assert str(info.value) == 'it failed'
     assert clock.sleeps == []
+
+
+def test_diff_view_hides_raw_and_marks_absent():
+    from ansible_collections.nanochat.remote_gpu.plugins.module_utils._instance import diff_view
+    assert diff_view(None) == {'state': 'absent'}
+    view = diff_view(inst())
+    assert 'raw' not in view and view['state'] == 'present' and view['ssh_port'] == 22
