@@ -10,6 +10,7 @@ gpu_count, price_per_hour, region, raw.
 
 from __future__ import annotations
 
+import re
 import time
 
 STATUSES = ('pending', 'running', 'stopped', 'terminated', 'failed')
@@ -23,9 +24,45 @@ INSTANCE_KEYS = ('provider', 'id', 'name', 'status', 'provider_status', 'ssh_hos
 DEFAULT_POLL_INTERVAL = 1.0
 
 
+REDACTED = '********'
+
+# Keys whose values are secrets wherever they appear in a provider object (RunPod echoes the
+# pod's env, Vast.ai and Lambda return Jupyter tokens, Vast a per-instance API key).
+_SECRET_KEY = re.compile(r'(token|passw|secret|api[_-]?key|apikey|private[_-]?key|credential)', re.IGNORECASE)
+_TOKEN_IN_URL = re.compile(r'((?:token|key|password)=)[^&#\s]+', re.IGNORECASE)
+
+
+def scrub_secrets(value):
+    """A copy of a provider object with secret values replaced by ``********``.
+
+    Used on every ``raw`` object before it can reach module output, inventory hostvars or a
+    cache file. Environment lists of ``[key, value]`` pairs (Vast.ai ``extra_env``) are covered.
+    """
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _SECRET_KEY.search(key) and isinstance(item, str) and item:
+                result[key] = REDACTED
+            else:
+                result[key] = scrub_secrets(item)
+        return result
+    if isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            if (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+                    and _SECRET_KEY.search(item[0]) and isinstance(item[1], str) and item[1]):
+                items.append([item[0], REDACTED])
+            else:
+                items.append(scrub_secrets(item))
+        return items
+    if isinstance(value, str) and '=' in value:
+        return _TOKEN_IN_URL.sub(lambda m: m.group(1) + REDACTED, value)
+    return value
+
+
 def make_instance(provider, id, name, status, provider_status, ssh_host=None, ssh_port=None, ssh_user=None,
                   gpu_type=None, gpu_count=None, price_per_hour=None, region=None, raw=None):
-    """Build a normalized instance; ``status`` must be one of STATUSES."""
+    """Build a normalized instance; ``status`` must be one of STATUSES; secrets in ``raw`` are scrubbed."""
     if status not in STATUSES:
         raise ValueError('status %r is not one of %s' % (status, ', '.join(STATUSES)))
     return dict(
@@ -41,7 +78,7 @@ def make_instance(provider, id, name, status, provider_status, ssh_host=None, ss
         gpu_count=int(gpu_count) if gpu_count not in (None, '') else None,
         price_per_hour=float(price_per_hour) if price_per_hour not in (None, '') else None,
         region=region,
-        raw=raw if raw is not None else {},
+        raw=scrub_secrets(raw) if raw is not None else {},
     )
 
 

@@ -86,3 +86,21 @@ def test_diff_view_hides_raw_and_marks_absent():
     assert diff_view(None) == {'state': 'absent'}
     view = diff_view(inst())
     assert 'raw' not in view and view['state'] == 'present' and view['ssh_port'] == 22
+
+
+def test_raw_secrets_are_scrubbed():
+    raw = {
+        'env': {'PUBLIC_KEY': 'ssh-ed25519 AAAA me', 'WANDB_API_KEY': 'wk-123', 'HF_TOKEN': 'hf_x', 'NANOCHAT_BASE_DIR': '/v'},
+        'extra_env': [['HF_TOKEN', 'hf_y'], ['-p 8000:8000', '1']],
+        'jupyter_token': 'abc', 'instance_api_key': 'k', 'ssh_key_names': ['mine'],
+        'jupyter_url': 'https://j.example/?token=03b7d30d&x=1',
+        'cost': 0.5, 'ports': {'22/tcp': [{'HostPort': '41201'}]},
+    }
+    value = make_instance('vastai', 1, 'n', 'running', 'running', raw=raw)['raw']
+    assert value['env'] == {'PUBLIC_KEY': 'ssh-ed25519 AAAA me', 'WANDB_API_KEY': '********', 'HF_TOKEN': '********',
+                            'NANOCHAT_BASE_DIR': '/v'}
+    assert value['extra_env'] == [['HF_TOKEN', '********'], ['-p 8000:8000', '1']]
+    assert value['jupyter_token'] == '********' and value['instance_api_key'] == '********'
+    assert value['jupyter_url'] == 'https://j.example/?token=********&x=1'
+    assert value['ssh_key_names'] == ['mine'] and value['cost'] == 0.5 and value['ports'] == raw['ports']
+    assert raw['env']['WANDB_API_KEY'] == 'wk-123', 'the original object is not modified'
