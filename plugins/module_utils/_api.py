@@ -61,6 +61,12 @@ DEFAULT_BACKOFF_CAP = 30.0
 # quota points hours ahead): the call fails with a message saying when to come back.
 DEFAULT_MAX_RETRY_AFTER = 60.0
 
+# Error codes that mean "a quota is used up": never retried (Vast.ai's offer-search quota resets
+# at midnight UTC; its official SDK does not retry it either).
+QUOTA_CODES = {
+    'search_quota_exceeded': 'The daily offer-search quota is used up; it resets at midnight UTC',
+}
+
 SAFE_METHODS = frozenset(('GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'))
 
 
@@ -401,13 +407,17 @@ class ApiClient(object):
 
             error = self._error(method, path, response)
             retryable = status in RETRY_STATUSES and (idempotent or (status == 429 and retry_429))
+            long_wait = error.retry_after is not None and error.retry_after > self.max_retry_after
+            if error.code in QUOTA_CODES or (retryable and long_wait):
+                # A used-up quota, or a wait longer than a module should sleep: fail now, say when.
+                hints = [error.suggestion, QUOTA_CODES.get(error.code)]
+                if error.retry_after is not None:
+                    hints.append('The provider asks to wait %s seconds before the next request; try again later'
+                                 % _format_seconds(error.retry_after))
+                error.suggestion = '. '.join(h.rstrip('.') for h in hints if h)
+                raise error
             if retryable and attempt < self.max_tries:
                 delay = error.retry_after if error.retry_after is not None else self.backoff(attempt)
-                if error.retry_after is not None and error.retry_after > self.max_retry_after:
-                    wait_hint = ('The provider asks to wait %s seconds before the next request; try again later'
-                                 % _format_seconds(error.retry_after))
-                    error.suggestion = '. '.join(s.rstrip('.') for s in (error.suggestion, wait_hint) if s)
-                    raise error
                 self._log('%s %s: HTTP %s, retrying in %.2fs' % (method, path, status, delay))
                 self.sleep(delay)
                 continue

@@ -9,8 +9,10 @@ machine as documented in shared/reference/provider-apis.md. Anything the fake do
 understand is an error answered the way the provider would answer it; anything that breaks
 inside the fake is recorded in ``internal_errors`` (tests assert it stays empty).
 
-Instances become reachable machines through a ``machines`` backend: the default invents
-documentation-range addresses; the simulated cloud plugs in real sshd processes.
+Instances become reachable machines through a ``machines`` backend with ``boot``, ``stop``,
+``destroy`` and ``authorize`` (keys added to a running instance); ``stop``/``destroy`` of an
+instance that never booted must be a no-op. The default invents documentation-range addresses;
+the simulated cloud plugs in real sshd processes.
 
 Control endpoints (no auth, for tests and demos driving a fake running as a process):
 ``GET /_fake/calls``, ``DELETE /_fake/calls``, ``POST /_fake/faults``, ``GET /_fake/state``.
@@ -116,6 +118,11 @@ class NullMachines(object):
         endpoint = dict(host='203.0.113.%d' % (10 + self._count % 200), port=20000 + self._count, user=ssh_user)
         self.booted[(provider, instance_id)] = dict(endpoint, public_keys=list(public_keys))
         return endpoint
+
+    def authorize(self, provider, instance_id, public_keys):
+        """Keys added to a running instance (Vast.ai adds account keys to current instances)."""
+        if (provider, instance_id) in self.booted:
+            self.booted[(provider, instance_id)]['public_keys'] = list(public_keys)
 
     def stop(self, provider, instance_id):
         self.booted.pop((provider, instance_id), None)
@@ -271,6 +278,9 @@ class FakeApi(object):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
+            # Headers and body leave in separate writes; without TCP_NODELAY every answer waits
+            # for the client's delayed ACK (about 40 ms a request).
+            disable_nagle_algorithm = True
 
             def log_message(self, format, *args):  # pylint: disable=redefined-builtin
                 pass

@@ -23,16 +23,27 @@ class ModuleResult(dict):
 
 
 @pytest.fixture
-def run_module(capsys):
+def run_module(capsys, monkeypatch):
     """run_module(module, args, check_mode=False, diff=False) -> ModuleResult.
 
     Goes through AnsibleModule for real: argument spec, check mode, no_log, exit/fail JSON.
+    Modules run as they do on a target: once any test imports controller code (ansible.errors,
+    a plugin), ansible marks the process as the controller and module warnings would go to the
+    display instead of the result, so that flag is reset for the module's run, and warnings
+    left over from earlier tests are cleared.
     """
+    from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings as _warnings
+    monkeypatch.setattr(_internal, 'is_controller', False)
+
     def _run(module, args, check_mode=False, diff=False):
         args = dict(args)
         args['_ansible_check_mode'] = check_mode
         args['_ansible_diff'] = diff
         capsys.readouterr()
+        # Warnings are process-global: start each module run with none left from earlier tests.
+        _warnings._global_warnings.clear()
+        _warnings._global_deprecations.clear()
         with patch_module_args(args):
             with pytest.raises(SystemExit):
                 module.main()

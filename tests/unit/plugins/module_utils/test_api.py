@@ -334,3 +334,12 @@ def test_requests_missing_is_reported(monkeypatch):
     monkeypatch.setattr(_api, 'HAS_REQUESTS', False)
     with pytest.raises(RuntimeError):
         ApiClient('runpod', 'http://x', KEY)
+
+
+def test_search_quota_429_is_never_retried_even_without_retry_after(server):
+    slept = []
+    server.add(429, {'success': False, 'error': 'search_quota_exceeded', 'msg': 'daily search quota exceeded'})
+    with pytest.raises(ApiError) as info:
+        make('vastai', server.url, slept).post('/api/v0/bundles/', {'limit': 1}, idempotent=True)
+    assert slept == [] and len(server.requests) == 1
+    assert 'resets at midnight UTC' in str(info.value)
