@@ -207,7 +207,7 @@ def host_key_matches(expected, host_key):
 
 def load_private_key(path, passphrase):
     try:
-        return paramiko.PKey.from_path(path, passphrase=passphrase), None
+        return paramiko.PKey.from_path(path, password=passphrase.encode('utf-8') if passphrase else None), None
     except FileNotFoundError:
         return None, 'private key file %s does not exist' % path
     except PermissionError:
@@ -217,6 +217,9 @@ def load_private_key(path, passphrase):
     except paramiko.PasswordRequiredException:
         return None, 'private key file %s is encrypted: give its passphrase (passphrase option)' % path
     except (paramiko.SSHException, ValueError, TypeError, UnicodeDecodeError) as exc:
+        if 'password' in str(exc).lower() and not passphrase:
+            # paramiko reports encrypted OpenSSH-format keys with a plain SSHException.
+            return None, 'private key file %s is encrypted: give its passphrase (passphrase option)' % path
         hint = ' (this looks like a public key: pass the private key, without .pub)' if path.endswith('.pub') else ''
         return None, 'private key file %s is not a usable private key: %s%s' % (path, exc, hint)
 
