@@ -212,13 +212,18 @@ class Pacer(object):
     """Keeps a minimum interval between requests, per rate-limit bucket.
 
     ``intervals`` maps a bucket name to seconds; every request counts against the ``default``
-    bucket (if any) plus the buckets it names. With ``state_path`` the last request times are
+    bucket (if any) plus the buckets it names, plus ``margin`` seconds of safety. With
+    ``state_path`` the last request times are
     shared between processes (forks of one play calling the same provider) through a locked
     file holding only timestamps.
     """
 
-    def __init__(self, intervals, state_path=None, clock=time.time, sleep=time.sleep):
-        self.intervals = dict(intervals or {})
+    # Added to every interval: two requests sent exactly one interval apart can arrive a few
+    # milliseconds closer together than that, and the server counts arrivals.
+    DEFAULT_MARGIN = 0.05
+
+    def __init__(self, intervals, state_path=None, clock=time.time, sleep=time.sleep, margin=DEFAULT_MARGIN):
+        self.intervals = dict((name, seconds + margin) for name, seconds in (intervals or {}).items())
         self.state_path = state_path if fcntl is not None else None
         self.clock = clock
         self.sleep = sleep

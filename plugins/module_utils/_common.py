@@ -29,12 +29,18 @@ PROVIDERS = {
     'vastai': dict(key_env='VAST_API_KEY', url_env='VAST_API_URL', default_url='https://console.vast.ai'),
 }
 
-# Documented rate limits, enforced on our side before the provider has to (seconds between
-# requests per bucket; every request counts against "default").
+# Rate limits, enforced on our side before the provider has to (seconds between requests per
+# bucket; every request counts against "default" when there is one).
+# - RunPod: per-user minute/hour/day windows, far above what one module sends; 429s are retried.
+# - Lambda: one request per second, launches one per 12 s (documented).
+# - Vast.ai: a minimum interval per endpoint. Documented in the API's 429 examples: creating an
+#   instance (PUT /asks/{id}/) 4.5 s, PUT /instances/{id}/ 1.0 s, DELETE /instances/{id}/ 3.0 s,
+#   POST /ssh/ 1.0 s. Not documented, assumed: reading one instance 2.0 s, the instance list 1.0 s.
 RATE_LIMITS = {
     'runpod': {},
     'lambda': {'default': 1.0, 'launch': 12.0},
-    'vastai': {},
+    'vastai': {'create': 4.5, 'instance_put': 1.0, 'instance_delete': 3.0, 'ssh_add': 1.0,
+               'instance_get': 2.0, 'instance_list': 1.0},
 }
 
 

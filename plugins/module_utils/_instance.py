@@ -127,20 +127,28 @@ class WaitFailed(Exception):
         self.last = last
 
 
+_NOT_GIVEN = object()
+
+
 def wait_for(fetch, ready, timeout, what='the instance', failed=None, interval=None,
-             clock=time.monotonic, sleep=time.sleep):
+             clock=time.monotonic, sleep=time.sleep, first=_NOT_GIVEN):
     """Call ``fetch()`` until ``ready(result)``; a monotonic deadline bounds the wait.
 
     ``failed(result)`` returning a text stops the wait early with WaitFailed. On timeout the
-    WaitTimeout carries the last result seen. The first check happens at once, and the loop
-    never sleeps past the deadline.
+    WaitTimeout carries the last result seen. ``first`` is an observation already in hand (the
+    answer of a create): it is checked instead of a first fetch, so a wait that starts right
+    after a create does not ask again at once. Otherwise the first fetch happens at once. The
+    loop never sleeps past the deadline.
     """
     if interval is None:
         interval = DEFAULT_POLL_INTERVAL
     start = clock()
     deadline = start + max(0.0, float(timeout))
     while True:
-        last = fetch()
+        if first is not _NOT_GIVEN:
+            last, first = first, _NOT_GIVEN
+        else:
+            last = fetch()
         if ready(last):
             return last
         if failed is not None:

@@ -374,7 +374,7 @@ class VastApi(object):
             params['select_filters'] = json.dumps(select_filters)
         instances, seen_tokens = [], set()
         for _page in range(MAX_PAGES):
-            body = self.client.get(path, params=params)
+            body = self.client.get(path, params=params, buckets=['instance_list'])
             if not isinstance(body, dict) or not isinstance(body.get('instances'), list):
                 raise self._unexpected('GET', path, body, 'an object with an "instances" list')
             instances.extend(i for i in body['instances'] if isinstance(i, dict))
@@ -388,6 +388,16 @@ class VastApi(object):
         raise ApiError(PROVIDER, 'GET', path, code='too_many_pages',
                        message='more than %d pages of instances; stopped following next_token' % MAX_PAGES)
 
+    def poll_instance(self, instance_id):
+        """One instance through the (current, v1) list filtered by id, or None when it is gone.
+
+        Used by wait loops: the list endpoint allows a call a second where reading one instance
+        (GET /api/v0/instances/{id}/) allows one every two seconds.
+        """
+        found = [i for i in self.list_instances(select_filters={'id': {'eq': int(instance_id)}})
+                 if i['id'] == str(int(instance_id))]
+        return found[0] if found else None
+
     def find_by_name(self, name):
         """Instances labelled ``name`` (exact match; the server filter is re-checked here)."""
         return [i for i in self.list_instances(select_filters={'label': {'eq': name}}) if i['name'] == name]
@@ -396,7 +406,7 @@ class VastApi(object):
         """One instance, or None when it is gone (``{"instances": null}`` or 404 not_found)."""
         path = '/api/v0/instances/%s/' % int(instance_id)
         try:
-            body = self.client.get(path, params={'owner': 'me'})
+            body = self.client.get(path, params={'owner': 'me'}, buckets=['instance_get'])
         except ApiError as err:
             if is_not_found(err):
                 return None
@@ -422,7 +432,7 @@ class VastApi(object):
             body['onstart'] = onstart
         # A create is not repeated on 5xx/timeouts (the caller looks the label up first); a 429
         # is answered before anything happens, so the client may retry it.
-        result = self.client.put(path, json_body=body, idempotent=False, timeout=120)
+        result = self.client.put(path, json_body=body, idempotent=False, timeout=120, buckets=['create'])
         new_id = result.get('new_contract') if isinstance(result, dict) else None
         if _int(new_id) is None:
             raise self._unexpected('PUT', path, result, 'an object with "new_contract"')
@@ -430,12 +440,12 @@ class VastApi(object):
 
     def set_state(self, instance_id, state):
         """``state`` is ``stopped`` or ``running``."""
-        self.client.put('/api/v0/instances/%s/' % int(instance_id), json_body={'state': state})
+        self.client.put('/api/v0/instances/%s/' % int(instance_id), json_body={'state': state}, buckets=['instance_put'])
 
     def destroy_instance(self, instance_id):
         """True when destroyed now, False when it was already gone (404 not_found)."""
         try:
-            self.client.delete('/api/v0/instances/%s/' % int(instance_id), json_body={})
+            self.client.delete('/api/v0/instances/%s/' % int(instance_id), json_body={}, buckets=['instance_delete'])
         except ApiError as err:
             if is_not_found(err):
                 return False
@@ -474,7 +484,7 @@ class VastApi(object):
     def add_ssh_key(self, public_key):
         """Register a key on the account; Vast adds it to every current instance too."""
         path = '/api/v0/ssh/'
-        body = self.client.post(path, json_body={'ssh_key': public_key})
+        body = self.client.post(path, json_body={'ssh_key': public_key}, buckets=['ssh_add'])
         key = body.get('key') if isinstance(body, dict) else None
         if not isinstance(key, dict):
             raise self._unexpected('POST', path, body, 'an object with the created "key"')

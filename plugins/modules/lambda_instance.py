@@ -378,7 +378,8 @@ class LambdaInstance(object):
             return None
         try:
             return wait_for(self.fetch(instance['id']), ssh_ready, self.params['wait_timeout'],
-                            what='%s to be active with a public IP' % self.label(instance), failed=failed)
+                            what='%s to be active with a public IP' % self.label(instance), failed=failed,
+                            first=instance)
         except WaitTimeout as exc:
             self.module.fail('%s. %s' % (exc, CLEANUP_HINT), instance=exc.last or instance)
         except WaitFailed as exc:

@@ -368,9 +368,10 @@ class PodManager(object):
             return 'the pod does not expose 22/tcp, so RunPod will never give it an SSH endpoint'
         return None
 
-    def wait(self, pod_id, ready, what, failed=None):
+    def wait(self, pod_id, ready, what, failed=None, **kwargs):
         try:
-            return wait_for(lambda: self.fetch(pod_id), ready, self.params['wait_timeout'], what=what, failed=failed)
+            return wait_for(lambda: self.fetch(pod_id), ready, self.params['wait_timeout'], what=what, failed=failed,
+                            **kwargs)
         except WaitTimeout as err:
             self.fail('%s. %s' % (str(err).rstrip('.'), self.timeout_hint(err.last, ready)),
                       instance=err.last)
@@ -395,9 +396,9 @@ class PodManager(object):
                          % (last.get('id'), last.get('price_per_hour')))
         return ' '.join(hints)
 
-    def wait_ready(self, pod):
+    def wait_ready(self, pod, **kwargs):
         return self.wait(pod['id'], ssh_ready, 'RunPod pod "%s" (id %s) to be running with an SSH endpoint'
-                         % (self.name, pod['id']), failed=self.boot_failed)
+                         % (self.name, pod['id']), failed=self.boot_failed, **kwargs)
 
     # --- actions ----------------------------------------------------------------------------
     def action(self, pod, action):
@@ -509,7 +510,8 @@ class PodManager(object):
         (the public IP and port can change), whatever the action's answer said."""
         after = normalize(pod)
         if self.params['wait'] and not self.module.check_mode and (reread or not ssh_ready(after)):
-            after = self.wait_ready(pod)
+            # The pod in hand counts as the first look, unless the endpoint may have changed.
+            after = self.wait_ready(pod) if reread else self.wait_ready(pod, first=after)
         return self.exit(changed, before, after, after)
 
     # --- create -----------------------------------------------------------------------------

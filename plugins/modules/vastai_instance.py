@@ -441,10 +441,11 @@ class InstanceManager(object):
                       'lost).' % (self.describe(inst), '; '.join(diffs)))
 
     # --- waiting ----------------------------------------------------------------------------
-    def wait(self, inst, ready, what, failed=None):
+    def wait(self, inst, ready, what, failed=None, **kwargs):
         instance_id = inst['id']
         try:
-            return wait_for(lambda: self.fetch(instance_id), ready, self.params['wait_timeout'], what=what, failed=failed)
+            return wait_for(lambda: self.call('read instance %s' % instance_id, self.api.poll_instance, instance_id),
+                            ready, self.params['wait_timeout'], what=what, failed=failed, **kwargs)
         except WaitTimeout as err:
             last = err.last or inst
             self.fail('%s. The instance (id %s) still exists and bills %s USD/h: %s, or run again with a longer '
@@ -455,7 +456,9 @@ class InstanceManager(object):
                       % (self.describe(inst), err, CLEANUP_HINT), instance=err.last)
 
     def wait_ready(self, inst, failed):
-        return self.wait(inst, ssh_ready, '%s to be running with an SSH endpoint' % self.describe(inst), failed=failed)
+        """Wait from ``inst``, a fresh read, which counts as the first look."""
+        return self.wait(inst, ssh_ready, '%s to be running with an SSH endpoint' % self.describe(inst), failed=failed,
+                         first=inst)
 
     # --- SSH key ------------------------------------------------------------------------------
     def ensure_account_key(self):
@@ -503,7 +506,7 @@ class InstanceManager(object):
             self.call('start %s' % self.describe(inst), self.api.set_state, inst['id'], 'running')
             after = self.fetch(inst['id']) or after
             if self.params['wait']:
-                after = self.wait_ready(inst, host_failure)
+                after = self.wait_ready(after, host_failure)
         self.exit(True, inst, after, after)
 
     def stopped(self):

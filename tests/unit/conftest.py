@@ -57,8 +57,11 @@ def fast_client(monkeypatch):
     """Shrink retry backoff and wait-loop polling so failure-path tests take milliseconds.
 
     The logic under test is unchanged: same retry decisions, same number of tries, same
-    deadlines; only the sleeps between them are shorter.
+    deadlines; only the sleeps between them are shorter. Client-side pacing is off (the fakes
+    get their own limits per test); tests about pacing set RATE_LIMITS themselves.
     """
     from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _common, _instance
     monkeypatch.setattr(_common, 'CLIENT_OPTIONS', dict(backoff_base=0.01, backoff_cap=0.05, max_retry_after=60.0))
     monkeypatch.setattr(_instance, 'DEFAULT_POLL_INTERVAL', 0.05)
+    for provider in _common.RATE_LIMITS:
+        monkeypatch.setitem(_common.RATE_LIMITS, provider, {})

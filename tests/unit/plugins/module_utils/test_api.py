@@ -293,7 +293,7 @@ class FakeClock(object):
 
 def test_pacer_keeps_intervals_per_bucket():
     clock = FakeClock()
-    pacer = Pacer({'default': 1.0, 'launch': 12.0}, clock=clock, sleep=clock.sleep)
+    pacer = Pacer({'default': 1.0, 'launch': 12.0}, clock=clock, sleep=clock.sleep, margin=0)
     pacer.wait()                 # t=1000
     pacer.wait()                 # t=1001
     pacer.wait(['launch'])       # t=1002
@@ -305,8 +305,8 @@ def test_pacer_keeps_intervals_per_bucket():
 def test_pacer_state_is_shared_between_instances_through_the_file(tmp_path):
     clock = FakeClock()
     path = str(tmp_path / 'pace')
-    Pacer({'default': 1.0}, state_path=path, clock=clock, sleep=clock.sleep).wait()
-    Pacer({'default': 1.0}, state_path=path, clock=clock, sleep=clock.sleep).wait()
+    Pacer({'default': 1.0}, state_path=path, clock=clock, sleep=clock.sleep, margin=0).wait()
+    Pacer({'default': 1.0}, state_path=path, clock=clock, sleep=clock.sleep, margin=0).wait()
     assert clock.slept == [pytest.approx(1.0)]
     with open(path) as handle:
         assert set(json.load(handle)) == {'default'}
@@ -316,13 +316,13 @@ def test_pacer_ignores_future_stamps(tmp_path):
     clock = FakeClock()
     path = tmp_path / 'pace'
     path.write_text(json.dumps({'default': 99999.0}))
-    Pacer({'default': 1.0}, state_path=str(path), clock=clock, sleep=clock.sleep).wait()
+    Pacer({'default': 1.0}, state_path=str(path), clock=clock, sleep=clock.sleep, margin=0).wait()
     assert clock.slept == []
 
 
 def test_client_paces_real_requests(server):
     clock = FakeClock()
-    client = make('lambda', server.url, [], pacer=Pacer({'default': 1.0, 'launch': 12.0}, clock=clock, sleep=clock.sleep))
+    client = make('lambda', server.url, [], pacer=Pacer({'default': 1.0, 'launch': 12.0}, clock=clock, sleep=clock.sleep, margin=0))
     client.get('/api/v1/instances')
     client.post('/api/v1/instance-operations/launch', {}, buckets=['launch'])
     client.post('/api/v1/instance-operations/launch', {}, buckets=['launch'])
@@ -343,3 +343,11 @@ def test_search_quota_429_is_never_retried_even_without_retry_after(server):
         make('vastai', server.url, slept).post('/api/v0/bundles/', {'limit': 1}, idempotent=True)
     assert slept == [] and len(server.requests) == 1
     assert 'resets at midnight UTC' in str(info.value)
+
+
+def test_pacer_adds_a_safety_margin():
+    clock = FakeClock()
+    pacer = Pacer({'default': 1.0}, clock=clock, sleep=clock.sleep)
+    pacer.wait()
+    pacer.wait()
+    assert clock.slept == [pytest.approx(1.0 + Pacer.DEFAULT_MARGIN)]

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _common
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _api, _common
 
 
 @pytest.fixture(scope='module')
@@ -55,9 +55,12 @@ def test_same_public_key_ignores_comments(real_keys):
     assert not _common.same_public_key(public, '')
 
 
-def test_make_client_paces_lambda_only(tmp_path):
+def test_make_client_paces_lambda_and_vast_with_a_margin(tmp_path):
     lam = _common.make_client('lambda', 'k', 'http://127.0.0.1:9', pace_state_path=str(tmp_path / 'p'))
-    assert lam.pacer.intervals == {'default': 1.0, 'launch': 12.0}
+    margin = _api.Pacer.DEFAULT_MARGIN
+    assert lam.pacer.intervals == {'default': 1.0 + margin, 'launch': 12.0 + margin}
+    vast = _common.make_client('vastai', 'k', 'http://127.0.0.1:9', pace_state_path=str(tmp_path / 'v'))
+    assert 'default' not in vast.pacer.intervals and vast.pacer.intervals['create'] == 4.5 + margin
     assert _common.make_client('runpod', 'k', 'http://127.0.0.1:9').pacer is None
 
 

@@ -12,6 +12,7 @@ import struct
 
 import pytest
 
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _common
 from ansible_collections.nanochat.remote_gpu.plugins.modules import vastai_instance
 from tests.fakes.base import Fault
 from tests.fakes.vastai import FakeVast
@@ -441,7 +442,10 @@ def test_search_quota_with_long_retry_after_fails_fast(run_module, fast_client):
 
 def test_instance_destroyed_while_waiting_fails_clearly(run, fake):
     fake.boot_delay = 60
-    fake.add_fault(Fault(method='GET', path=r'^/api/v0/instances/\d+/$', status=200, body={'instances': None}, times=50))
+    # The wait reads the instance through the v1 list filtered by its id: an empty page means it is gone.
+    empty_page = {'success': True, 'instances_found': 0, 'total_instances': 0, 'label_counts': {}, 'next_token': None,
+                  'instances': []}
+    fake.add_fault(Fault(method='GET', path=r'^/api/v1/instances/?$', status=200, body=empty_page, times=50))
     result = run(wait_timeout=5)
     assert result.failed and 'disappeared' in result['msg']
 
@@ -460,3 +464,22 @@ def test_deprecated_endpoint_410_on_list_fails(run, fake):
     result = run()
     assert result.failed and 'deprecated_endpoint' in result['msg'] and 'HTTP 410' in result['msg']
     assert fake.writes() == []
+
+
+def test_default_pacing_against_default_limits_draws_no_429(run_module, monkeypatch):
+    """Vast.ai's per-endpoint minimum intervals on both sides (the client's pacing and the fake's
+    limits at their defaults): renting, attaching the key, waiting and destroying draw no 429."""
+    monkeypatch.setattr(_common, 'CLIENT_OPTIONS', dict(backoff_base=5.0, backoff_cap=5.0))  # a 429 would cost seconds
+    assert _common.RATE_LIMITS['vastai']['create'] == 4.5 and _common.RATE_LIMITS['vastai']['instance_list'] == 1.0
+    server = FakeVast(api_key=KEY, boot_delay=1.5).start()
+    try:
+        args = dict(api_key=KEY, api_url=server.url, name='paced', gpu_name='H100 SXM', num_gpus=8,
+                    ssh_public_key=public_key('paced'), wait_timeout=30)
+        created = run_module(vastai_instance, args)
+        assert created.changed and created['instance']['status'] == 'running', created
+        removed = run_module(vastai_instance, dict(args, state='absent'))
+        assert removed.changed
+        assert [c for c in server.calls if c['status'] == 429] == []
+        assert server.internal_errors == []
+    finally:
+        server.stop()
