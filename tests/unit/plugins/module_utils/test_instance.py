@@ -104,3 +104,18 @@ def test_raw_secrets_are_scrubbed():
     assert value['jupyter_url'] == 'https://j.example/?token=********&x=1'
     assert value['ssh_key_names'] == ['mine'] and value['cost'] == 0.5 and value['ports'] == raw['ports']
     assert raw['env']['WANDB_API_KEY'] == 'wk-123', 'the original object is not modified'
+
+
+def test_wait_starts_from_the_observation_in_hand():
+    clock = Clock()
+    fetched = []
+
+    def fetch():
+        fetched.append(clock.now)
+        return inst()
+
+    result = wait_for(fetch, ssh_ready, 60, interval=1.0, clock=clock, sleep=clock.sleep, first=inst('pending'))
+    assert result['status'] == 'running'
+    assert fetched == [1.0], 'no fetch right away: the first look is the object in hand, the next comes one interval later'
+    assert wait_for(fetch, ssh_ready, 60, clock=clock, sleep=clock.sleep, first=inst()) is not None
+    assert fetched == [1.0], 'a ready object in hand needs no fetch at all'
