@@ -19,12 +19,13 @@ description:
     writes the full list back, so the other keys are kept.
   - Keys are compared on type and key data only; a copy with another comment counts as the same key.
 options:
-  key:
+  public_key:
     description:
       - The public key, one OpenSSH line such as the contents of C(~/.ssh/id_ed25519.pub)
         (C(<type> <base64> [comment])). It is checked before anything is sent.
     type: str
     required: true
+    aliases: [key]
   state:
     description:
       - V(present) adds the key when the account does not have it; V(absent) removes it (every copy).
@@ -53,12 +54,12 @@ seealso:
 EXAMPLES = r"""
 - name: Register my key on the RunPod account
   nanochat.remote_gpu.runpod_ssh_key:
-    key: "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
+    public_key: "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
   delegate_to: localhost
 
 - name: Remove an old key
   nanochat.remote_gpu.runpod_ssh_key:
-    key: "{{ lookup('ansible.builtin.file', '~/.ssh/old_laptop.pub') }}"
+    public_key: "{{ lookup('ansible.builtin.file', '~/.ssh/old_laptop.pub') }}"
     state: absent
   delegate_to: localhost
 """
@@ -94,15 +95,15 @@ def main():
     module = ProviderModule(
         'runpod',
         dict(
-            key=dict(type='str', required=True, no_log=False),
+            public_key=dict(type='str', required=True, no_log=False, aliases=['key']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         supports_check_mode=True,
     )
-    key = (module.params['key'] or '').strip()
+    key = (module.params['public_key'] or '').strip()
     problem = validate_public_key(key)
     if problem:
-        module.fail('key: %s. Nothing was sent to RunPod.' % problem)
+        module.fail('public_key: %s. Nothing was sent to RunPod.' % problem)
     present = module.params['state'] == 'present'
     api = RunPodApi(module.client)
     try:

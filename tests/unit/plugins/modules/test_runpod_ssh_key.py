@@ -39,7 +39,7 @@ def fake(fast_client):
 @pytest.fixture
 def run(run_module, fake):
     def _run(check_mode=False, diff=False, **args):
-        params = dict(api_key=API_KEY, api_url=fake.url, key=MINE)
+        params = dict(api_key=API_KEY, api_url=fake.url, public_key=MINE)
         params.update(args)
         result = run_module(runpod_ssh_key, params, check_mode=check_mode, diff=diff)
         assert API_KEY not in json.dumps(result)
@@ -59,7 +59,7 @@ def test_add_keeps_the_other_keys_and_is_idempotent(run, fake):
 def test_same_key_with_another_comment_is_not_added_twice(run, fake):
     run()
     relabelled = MINE.rsplit(' ', 1)[0] + ' renamed@laptop'
-    result = run(key=relabelled)
+    result = run(public_key=relabelled)
     assert not result.changed and result['ssh_key'] == MINE and fake.ssh_keys == [OTHER, THIRD, MINE]
 
 
@@ -77,7 +77,7 @@ def test_check_mode_and_diff(run, fake):
     assert result['keys'] == [OTHER, THIRD, MINE] and fake.ssh_keys == [OTHER, THIRD]
     assert result['diff']['before'] == OTHER + '\n' + THIRD + '\n'
     assert result['diff']['after'] == OTHER + '\n' + THIRD + '\n' + MINE + '\n'
-    removal = run(key=OTHER, state='absent', check_mode=True, diff=True)
+    removal = run(public_key=OTHER, state='absent', check_mode=True, diff=True)
     assert removal.changed and removal['diff']['after'] == THIRD + '\n' and fake.writes() == []
 
 
@@ -87,7 +87,7 @@ def test_check_mode_and_diff(run, fake):
     ('-----BEGIN OPENSSH PRIVATE KEY----- x', 'private key'),
 ])
 def test_malformed_key_is_refused_before_any_request(run, fake, key, fragment):
-    result = run(key=key)
+    result = run(key=key)  # the old name stays an alias
     assert result.failed and fragment in result['msg'] and fake.calls == []
 
 
