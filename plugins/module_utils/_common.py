@@ -33,9 +33,9 @@ PROVIDERS = {
 # bucket; every request counts against "default" when there is one).
 # - RunPod: per-user minute/hour/day windows, far above what one module sends; 429s are retried.
 # - Lambda: one request per second, launches one per 12 s (documented).
-# - Vast.ai: a minimum interval per endpoint. Documented in the API's 429 examples: creating an
-#   instance (PUT /asks/{id}/) 4.5 s, PUT /instances/{id}/ 1.0 s, DELETE /instances/{id}/ 3.0 s,
-#   POST /ssh/ 1.0 s. Not documented, assumed: reading one instance 2.0 s, the instance list 1.0 s.
+# - Vast.ai: a minimum interval per endpoint, as the API spec's 429 examples give them: creating
+#   an instance (PUT /api/v0/asks/{id}/) 4.5 s, GET /api/v0/instances/{id}/ 2.0 s, PUT 1.0 s,
+#   DELETE 3.0 s, the instance list (GET /api/v1/instances/) 1.0 s, POST /api/v0/ssh/ 1.0 s.
 RATE_LIMITS = {
     'runpod': {},
     'lambda': {'default': 1.0, 'launch': 12.0},

@@ -57,6 +57,9 @@ What it implements, under ``/api/v1`` exactly as in the Lambda Cloud OpenAPI 1.1
   code ``global/rate-limited`` (a guess) and no ``Retry-After``. ``rate_limits`` sets the
   intervals (``{}`` turns limiting off); ``rate_limit_slack`` (default 0.05 s) allows for the
   network jitter between a client's send time and our receive time.
+
+Test seeding, separate from the API behaviour: ``seed_instance(name, ...)`` inserts an active or
+booting instance without HTTP (many instances for inventory tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -262,6 +265,36 @@ class FakeLambda(FakeApi):
             self._advance()
             record = self.instances.get(instance_id)
             return dict(record['endpoint']) if record and record.get('endpoint') else None
+
+    # --- test seeding (no HTTP, nothing in the call log, no rate limit) ------------------------
+    def seed_instance(self, name, instance_type='gpu_1x_h100_sxm5', region='us-south-1', status='active',
+                      ssh_key_name='seeded-key', tags=None):
+        """Insert an instance directly into the fake's state, as a launch would make it, and
+        return its id. For tests and benchmarks that need many instances without many
+        rate-limited launches (capacity and quota are not checked).
+
+        ``status``: ``active`` (booted at once: the machines backend gives its ``ip``) or
+        ``booting`` (it becomes active ``boot_delay`` seconds later, as a launched one does).
+        The SSH key ``ssh_key_name`` is added to the account first when it is not there.
+        """
+        assert status in ('active', 'booting'), status
+        assert instance_type in self.instance_types, instance_type
+        with self.lock:
+            keys = dict((k['name'], k) for k in self.ssh_keys)
+            key = keys.get(ssh_key_name) or self.add_ssh_key(ssh_key_name)
+            region_obj = self._region(region)
+            assert region_obj is not None, region
+            instance_id = new_id()
+            now = self.clock()
+            record = dict(
+                id=instance_id, name=name, status='booting', since=now, region=region_obj, type=instance_type,
+                ssh_key_names=[ssh_key_name], public_keys=[key['public_key']], file_system_names=[],
+                file_system_mounts=[], tags=[dict(t) for t in tags or []], image=None, requested_hostname=None,
+                firewall_rulesets=[], user_data=None)
+            self.instances[instance_id] = record
+            if status == 'active':
+                self._activate(record, now)
+            return instance_id
 
     def live_instances(self, name=None):
         with self.lock:

@@ -47,6 +47,9 @@ Implemented, under the host root, every path with or without its trailing slash:
   ``API requests too frequent endpoint threshold=X`` (``rate_limit_body='json'`` for the JSON forms);
 - daily search quota (``search_quota``): 429 ``search_quota_exceeded`` with an optional
   ``Retry-After`` (``search_quota_retry_after``).
+
+Test seeding, separate from the API behaviour: ``seed_instance(label, ...)`` inserts a running,
+loading or stopped instance without HTTP (many instances for inventory tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -348,6 +351,33 @@ class FakeVast(FakeApi):
         with self.lock:
             return self._add_key(public_key)
 
+    # --- test seeding (no HTTP, nothing in the call log, no rate limit) -----------------------
+    def seed_instance(self, label, offer_id=2001, state='running', image='pytorch/pytorch:latest',
+                      runtype='ssh_direc ssh_proxy', env=None, disk=20.0):
+        """Insert an instance directly into the fake's state, as a create on ``offer_id`` would
+        make it, and return its id. For tests and benchmarks that need many instances without
+        many rate-limited creates; the offer is only a template (it is not marked rented, and
+        any number of instances can be seeded from it).
+
+        ``state``: ``running`` (SSH-ready at the next read: the machines backend boots it then),
+        ``loading`` (stays loading whatever the clock says, like ``force_status``) or ``stopped``.
+        """
+        assert state in ('running', 'loading', 'stopped'), state
+        with self.lock:
+            offer = self.offer(offer_id)
+            assert offer is not None, 'no offer %s to seed from' % offer_id
+            body = dict(image=image, label=label, disk=disk, runtype=runtype, env=dict(env or {}))
+            if state == 'stopped':
+                body['target_state'] = 'stopped'
+            new_id = self._new_instance(offer, offer_id, body)
+            inst = self.instances[new_id]
+            inst['_offer_id'] = -1  # seeded: destroying it must not make the template offer rentable
+            if state == 'running':
+                inst['_since'] = self.clock() - self.boot_delay - 1.0
+            elif state == 'loading':
+                inst['_forced'] = inst['actual_status'] = 'loading'
+            return new_id
+
     # --- instance state machine -------------------------------------------------------------
     def _advance(self, inst):
         if inst.get('_forced'):
@@ -590,6 +620,11 @@ class FakeVast(FakeApi):
         if offer_id in self.unavailable:
             return self.error(410, NO_SUCH_ASK_410 % offer_id, code='no_such_ask', ask_id=offer_id)
         offer['rented'] = True
+        new_id = self._new_instance(offer, offer_id, body)
+        return Response(200, dict(success=True, new_contract=new_id))
+
+    def _new_instance(self, offer, offer_id, body):
+        """Record a new instance rented from ``offer`` with a create ``body`` (already checked); its id."""
         new_id = self.next_instance_id
         self.next_instance_id += 1
         disk = float(body.get('disk', 10.0))
@@ -629,7 +664,7 @@ class FakeVast(FakeApi):
             _failure=self.provision_failures.get(offer_id),
         )
         self.instances[new_id] = inst
-        return Response(200, dict(success=True, new_contract=new_id))
+        return new_id
 
     # --- instances --------------------------------------------------------------------------
     def legacy_list(self, req):
