@@ -1,8 +1,9 @@
 # nanochat.remote_gpu — one entry point for tests, demo and benchmarks.
 #   make test    install what is missing, then pytest (unit + integration), ansible-test sanity,
 #                ansible-lint (production profile)
-#   make demo    the whole flow against a simulated cloud on this machine (no account needed)
-#   make bench   the benchmark scripts under bench/
+#   make demo    the whole flow against a simulated cloud on this machine (no account needed);
+#                PROVIDER=lambda or PROVIDER=vastai for the other providers
+#   make bench   the benchmark scripts under bench/ (they print their figures)
 
 PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
@@ -11,6 +12,7 @@ export PATH := $(BIN):$(PATH)
 export VENV PYTHON
 
 .PHONY: test deps unit integration pytest sanity lint demo bench clean
+PROVIDER ?= runpod
 
 test: deps pytest sanity lint
 
@@ -31,6 +33,15 @@ sanity:
 
 lint:
 	$(BIN)/ansible-lint
+
+demo: deps
+	$(BIN)/python -m tests.support.demo --provider $(PROVIDER)
+
+bench: deps
+	$(BIN)/python bench/api_wait.py
+	$(BIN)/python bench/inventory.py
+	$(BIN)/python bench/bootstrap.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) .cache tests/output .pytest_cache

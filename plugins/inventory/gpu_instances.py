@@ -141,6 +141,7 @@ plugin: nanochat.remote_gpu.gpu_instances
 providers: [runpod]
 name_filter: "nanochat*"
 
+---
 # inventory/all.gpu_instances.yml - every provider, grouped by GPU type and region, cached 5 minutes
 plugin: nanochat.remote_gpu.gpu_instances
 providers: [runpod, lambda, vastai]
@@ -158,6 +159,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/nanochat_remote_gpu_inventory
 cache_timeout: 300
 
+---
 # Running Lambda Cloud instances only, logging in with a given key and a custom image's user
 plugin: nanochat.remote_gpu.gpu_instances
 providers: [lambda]

@@ -113,7 +113,7 @@ class NullMachines(object):
         self._count = 0
         self.booted = {}
 
-    def boot(self, provider, instance_id, public_keys, ssh_user):
+    def boot(self, provider, instance_id, public_keys, ssh_user, name=None):  # pylint: disable=unused-argument
         self._count += 1
         endpoint = dict(host='203.0.113.%d' % (10 + self._count % 200), port=20000 + self._count, user=ssh_user)
         self.booted[(provider, instance_id)] = dict(endpoint, public_keys=list(public_keys))

@@ -417,7 +417,8 @@ class FakeLambda(FakeApi):
                 del self.instances[instance_id]
 
     def _activate(self, record, now):
-        endpoint = self.machines.boot('lambda', record['id'], list(record['public_keys']), 'ubuntu')
+        endpoint = self.machines.boot('lambda', record['id'], list(record['public_keys']), 'ubuntu',
+                                      name=record.get('name'))
         self._ip_count += 1
         record.update(status='active', since=now, endpoint=dict(endpoint), ip=endpoint['host'],
                       private_ip='10.0.%d.%d' % (self._ip_count // 250, 2 + self._ip_count % 250),

@@ -548,7 +548,7 @@ class FakeRunPod(FakeApi):
         rec['up_since'] = self.clock()
         host = None
         if self._eligible(rec):
-            endpoint = self.machines.boot('runpod', pod['id'], self._keys_of(pod), 'root')
+            endpoint = self.machines.boot('runpod', pod['id'], self._keys_of(pod), 'root', name=pod['name'])
             rec['endpoint'] = endpoint
             rec['booted'] = True
             host = endpoint['host']

@@ -406,7 +406,7 @@ class FakeVast(FakeApi):
         self._boot(inst)
 
     def _boot(self, inst):
-        endpoint = self.machines.boot('vastai', str(inst['id']), list(inst['_keys']), 'root')
+        endpoint = self.machines.boot('vastai', str(inst['id']), list(inst['_keys']), 'root', name=inst.get('label'))
         inst['_first_boot'] = False
         inst['actual_status'] = 'running'
         inst['cur_state'] = inst['next_state'] = 'running'

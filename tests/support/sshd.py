@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -179,12 +180,14 @@ class Machine(object):
         self.env = {}
         self._proc = None
         self._destroyed = False
+        self.fixed_port = None
 
     # ------------------------------------------------------------------ creation
     @classmethod
     def start(cls, base_dir=None, name=None, gpus=8, gpu_name=None, driver=None, utilization=None,
               nvidia_smi=True, authorized_keys=(), client_key=True, env=None, extra_path=(),
-              inherit_network_env=True, ready_timeout=15.0):
+              inherit_network_env=True, ready_timeout=15.0, listen_host=None, port=None, home_root=None,
+              system_root=None):
         """Create the user, its keys and the fake GPU, start sshd, wait until it answers.
 
         - ``base_dir``: where the private files go (a directory only root needs to read);
@@ -197,16 +200,25 @@ class Machine(object):
           ``extra_path``: directories put on the PATH after the fake GPU's ``bin``;
           ``inherit_network_env``: also pass this process's CA-bundle and proxy variables
           (:data:`NETWORK_ENV_VARS`), as a machine on this network would be configured.
+        - ``listen_host``, ``port``: listen there (a loopback address such as 127.0.0.7, and e.g.
+          port 22, as a Lambda Cloud machine does) instead of 127.0.0.1 on a free port; a given port
+          is kept across :meth:`resume`.
+        - ``home_root``, ``system_root``: where the home (default /home) and the world-readable
+          system directory (default :data:`SYSTEM_ROOT`) are made; both must be reachable by the user.
         """
         if os.geteuid() != 0:
             raise MachineError('tests.support.sshd needs root (useradd, sshd)')
         name = name or 'nrg%s' % uuid.uuid4().hex[:10]
         if base_dir is None:
             base_dir = tempfile.mkdtemp(prefix='nrg-private-')
-        os.makedirs(SYSTEM_ROOT, exist_ok=True)
-        os.chmod(SYSTEM_ROOT, 0o755)
-        system_dir = os.path.join(SYSTEM_ROOT, name)
-        machine = cls(name, base_dir, system_dir, os.path.join('/home', name))
+        system_root = system_root or SYSTEM_ROOT
+        os.makedirs(system_root, exist_ok=True)
+        os.chmod(system_root, 0o755)
+        system_dir = os.path.join(system_root, name)
+        machine = cls(name, base_dir, system_dir, os.path.join(home_root or '/home', name))
+        if listen_host:
+            machine.host = listen_host
+        machine.fixed_port = port
         try:
             machine._create_user()
             machine._create_files(client_key, authorized_keys)
@@ -218,7 +230,7 @@ class Machine(object):
             machine.env = dict((k, os.environ[k]) for k in NETWORK_ENV_VARS if inherit_network_env and os.environ.get(k))
             machine.env.update(env or {})
             machine.env['PATH'] = ':'.join([machine.bin_dir] + list(extra_path) + [DEFAULT_PATH])
-            machine._launch_sshd(ready_timeout)
+            machine._launch_sshd(ready_timeout, port=port)
         except BaseException:
             machine.destroy()
             raise
@@ -266,7 +278,7 @@ class Machine(object):
         lines = [
             '# sshd for test machine %s (tests/support/sshd.py)' % self.name,
             'Port %d' % self.port,
-            'ListenAddress 127.0.0.1',
+            'ListenAddress %s' % self.host,
             'HostKey %s' % self.host_key_path,
             'PidFile %s' % self.pid_path,
             'AuthorizedKeysFile .ssh/authorized_keys',
@@ -291,7 +303,8 @@ class Machine(object):
     def _launch_sshd(self, ready_timeout, port=None):
         last_error = None
         for attempt in range(5):
-            self.port = port if (port and attempt == 0) else _free_port()
+            # A fixed port is kept (a machine whose API implies port 22); else a new free port.
+            self.port = port if (port and (attempt == 0 or self.fixed_port)) else _free_port()
             self._write_sshd_config()
             with open(self.log_path, 'a') as log:
                 log.write('--- start on port %d\n' % self.port)
@@ -367,7 +380,8 @@ class Machine(object):
     # ------------------------------------------------------------------ using it
     @property
     def known_hosts_line(self):
-        return '[%s]:%d %s' % (self.host, self.port, self.host_key)
+        name = self.host if self.port == 22 else '[%s]:%d' % (self.host, self.port)
+        return '%s %s' % (name, self.host_key)
 
     def ssh_options(self):
         """OpenSSH options that reach this machine as its user and trust only its host key.
@@ -476,7 +490,7 @@ class Machine(object):
         """Power on again: same user, home and host key; the port may change (check .port)."""
         if self.running:
             return
-        self._launch_sshd(ready_timeout, port=self.port)
+        self._launch_sshd(ready_timeout, port=self.fixed_port or self.port)
 
     def destroy(self):
         """Stop, then delete the user, its home, its tmux sockets and every file of this machine."""
@@ -510,17 +524,50 @@ class SshdMachines(object):
     the machine's throwaway account (the requested ``ssh_user`` cannot be created for real:
     'root' exists and 'ubuntu' may). ``stop`` powers the machine off (home kept), a second
     ``boot`` of the same instance powers it on again, ``destroy`` deletes it.
+
+    - ``user_prefix``: name each machine's account ``<prefix><instance name>`` (see
+      :meth:`user_name`), so that a client knowing the instance name knows the user, as it knows
+      an image's fixed user. Without it, accounts get random names.
+    - ``port22``: providers whose API implies port 22 (Lambda Cloud reports only an IP): their
+      machines listen on port 22 of their own loopback address, 127.0.0.2 and up.
     """
 
-    def __init__(self, base_dir=None, **machine_options):
+    def __init__(self, base_dir=None, user_prefix=None, port22=(), **machine_options):
         self.base_dir = base_dir or tempfile.mkdtemp(prefix='nrg-fleet-')
+        self.user_prefix = user_prefix
+        self.port22 = tuple(port22)
         self.machine_options = machine_options
         self.machines = {}
 
-    def boot(self, provider, instance_id, public_keys, ssh_user):  # pylint: disable=unused-argument
+    def user_name(self, instance_name):
+        """The account of the machine of instance ``instance_name``: a valid Unix user name."""
+        cleaned = re.sub(r'[^a-z0-9-]', '-', (instance_name or '').lower()).strip('-') or 'machine'
+        return (self.user_prefix + cleaned)[:32]
+
+    def _free_loopback(self):
+        """A loopback address whose port 22 nobody holds."""
+        taken = set(m.host for m in self.machines.values())
+        for last in range(2, 255):
+            address = '127.0.0.%d' % last
+            if address in taken:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((address, 22))
+                except OSError:
+                    continue
+            return address
+        raise MachineError('no loopback address with a free port 22')
+
+    def boot(self, provider, instance_id, public_keys, ssh_user, name=None):  # pylint: disable=unused-argument
         machine = self.machines.get((provider, instance_id))
         if machine is None:
-            machine = Machine.start(self.base_dir, authorized_keys=public_keys, client_key=False, **self.machine_options)
+            options = dict(self.machine_options)
+            if self.user_prefix:
+                options['name'] = self.user_name(name)
+            if provider in self.port22:
+                options.update(listen_host=self._free_loopback(), port=22)
+            machine = Machine.start(self.base_dir, authorized_keys=public_keys, client_key=False, **options)
             self.machines[(provider, instance_id)] = machine
         else:
             machine.resume()
