@@ -32,7 +32,7 @@ class RecordingMachines(object):
         self.booted = []
         self.destroyed = []
 
-    def boot(self, provider, instance_id, public_keys, ssh_user):
+    def boot(self, provider, instance_id, public_keys, ssh_user, name=None):  # pylint: disable=unused-argument
         self.booted.append((provider, instance_id, list(public_keys), ssh_user))
         return dict(host='192.0.2.%d' % (10 + len(self.booted)), port=self.port, user=ssh_user)
 

@@ -44,7 +44,7 @@ class RecordingMachines(object):
         self.events = []
         self.count = 0
 
-    def boot(self, provider, instance_id, public_keys, ssh_user):
+    def boot(self, provider, instance_id, public_keys, ssh_user, name=None):  # pylint: disable=unused-argument
         self.count += 1
         self.events.append(('boot', provider, instance_id, list(public_keys), ssh_user))
         return dict(host='127.0.0.%d' % (self.count + 1), port=22000 + self.count, user=ssh_user)
