@@ -40,15 +40,17 @@ from tests.support.sshd import Machine  # noqa: E402  pylint: disable=wrong-impo
 BIN = os.path.dirname(sys.executable)
 RECAP_RE = re.compile(r'^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
-# The same steps as the roles, as a careful person would type them (pip-installed uv, as in (a)).
+# The same steps as the roles, as a careful person would type them (uv from the package index, as in (a):
+# pip downloads the wheel, its binaries are unpacked).
 PLAIN_SCRIPT = r"""
 set -euo pipefail
 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits
 df -Pk "$HOME"
-python3 -m venv "$HOME/.local/share/uv-venv"
-"$HOME/.local/share/uv-venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet uv
-mkdir -p "$HOME/.local/bin"
-ln -sf "$HOME/.local/share/uv-venv/bin/uv" "$HOME/.local/bin/uv"
+mkdir -p "$HOME/.local/bin" "$HOME/dl"
+python3 -m pip download --disable-pip-version-check --no-input --quiet --no-deps --only-binary=:all: --dest "$HOME/dl" uv
+python3 -c 'import glob, os, zipfile; z = zipfile.ZipFile(glob.glob(os.path.expanduser("~/dl/uv-*.whl"))[0]); [open(os.path.expanduser("~/.local/bin/" + n.rsplit("/", 1)[1]), "wb").write(z.read(n)) for n in z.namelist() if ".data/scripts/" in n]'
+chmod 755 "$HOME/.local/bin/uv" "$HOME/.local/bin/uvx"
+rm -rf "$HOME/dl"
 sed -i '1i export PATH="$HOME/.local/bin:$PATH"' "$HOME/.bashrc"
 export PATH="$HOME/.local/bin:$PATH"
 git clone -q {url} "$HOME/nanochat"

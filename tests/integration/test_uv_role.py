@@ -60,3 +60,16 @@ def test_an_old_uv_is_upgraded_and_on_the_path(ansible, machines, uv_playbook):
 
     again = ansible.play(uv_playbook, machine, newer)
     assert again.rc == 0 and again.changed(machine.name) == 0, again
+
+
+def test_pip_method_without_pip_brings_pip_through_venv(ansible, machines, uv_playbook):
+    """A Python without pip (a venv made --without-pip stands in for Debian's python3 without
+    python3-pip): the pip method makes a throwaway venv for pip, and installs nothing into either."""
+    machine = machines(nvidia_smi=False)
+    made = machine.ssh('/usr/bin/python3 -m venv --without-pip ~/nopip && ~/nopip/bin/python -m pip --version', check=False)
+    assert made.returncode != 0 and 'No module named pip' in made.stderr, 'the stand-in Python really has no pip'
+    inventory = ansible.host_vars(machine, uv_pip_python=machine.path('nopip/bin/python'))
+    result = ansible.play(uv_playbook, machine, inventory)
+    assert result.rc == 0, result
+    assert machine.ssh('uv --version').stdout.startswith('uv ')
+    assert machine.ssh('~/nopip/bin/python -m pip --version', check=False).returncode != 0, 'nothing installed into it'
