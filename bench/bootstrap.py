@@ -48,7 +48,13 @@ nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,nohea
 df -Pk "$HOME"
 mkdir -p "$HOME/.local/bin" "$HOME/dl"
 python3 -m pip download --disable-pip-version-check --no-input --quiet --no-deps --only-binary=:all: --dest "$HOME/dl" uv
-python3 -c 'import glob, os, zipfile; z = zipfile.ZipFile(glob.glob(os.path.expanduser("~/dl/uv-*.whl"))[0]); [open(os.path.expanduser("~/.local/bin/" + n.rsplit("/", 1)[1]), "wb").write(z.read(n)) for n in z.namelist() if ".data/scripts/" in n]'
+python3 - <<'UNPACK'
+import glob, os, zipfile
+wheel = zipfile.ZipFile(glob.glob(os.path.expanduser('~/dl/uv-*.whl'))[0])
+for name in wheel.namelist():
+    if '.data/scripts/' in name:
+        open(os.path.expanduser('~/.local/bin/' + name.rsplit('/', 1)[1]), 'wb').write(wheel.read(name))
+UNPACK
 chmod 755 "$HOME/.local/bin/uv" "$HOME/.local/bin/uvx"
 rm -rf "$HOME/dl"
 sed -i '1i export PATH="$HOME/.local/bin:$PATH"' "$HOME/.bashrc"

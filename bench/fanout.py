@@ -114,8 +114,8 @@ def main(argv=None):
           % (args.boot_delay, args.quota_per_minute, os.cpu_count()))
     print('%-10s %12s %12s %10s %6s' % ('instances', 'provision s', 'bootstrap s', 'total s', '429s'))
     for count, figures in ((1, one), (args.count, many)):
-        print('%-10d %12.1f %12.1f %10.1f %6d' % (count, figures['provision'], figures['bootstrap'], figures['total'],
-                                                 figures['throttled']))
+        print('%-10d %12.1f %12.1f %10.1f %6d'
+              % (count, figures['provision'], figures['bootstrap'], figures['total'], figures['throttled']))
     ratio = many['total'] / one['total']
     print('ratio %d/1: %.2f (goal <= 1.5): %s' % (args.count, ratio, 'PASS' if ratio <= 1.5 else 'MISS'))
     return 0

@@ -98,6 +98,11 @@ class Laptop(object):
         return subprocess.run(['ssh', '-F', os.path.join(self.ssh_dir, 'config'), '-o', 'BatchMode=yes', alias, command],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
 
+    def rsync(self, alias, remote_path, local_dir):
+        ssh = 'ssh -F %s -o BatchMode=yes' % os.path.join(self.ssh_dir, 'config')
+        return subprocess.run(['rsync', '-a', '-e', ssh, '%s:%s' % (alias, remote_path), local_dir + '/'],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+
     def ssh_files_mention(self, alias):
         for name, prefix in (('nanochat_remote_gpu.conf', 'Host %s' % alias), ('nanochat_remote_gpu_known_hosts', alias + ' ')):
             path = os.path.join(self.ssh_dir, name)
@@ -181,6 +186,12 @@ def test_provision_connect_speedrun_status_teardown(provider, simcloud, git_serv
     status = laptop.play('status.yml', inventory=inventory)
     assert status.rc == 0, status
     assert 'finished' in status.stdout
+
+    # The README's way home for the results: rsync through the SSH alias (pinned host key).
+    results = os.path.join(laptop.work, 'results')
+    fetched = laptop.rsync(NAME, '.cache/nanochat/chatsft_checkpoints', results)
+    assert fetched.returncode == 0, fetched.stderr
+    assert os.listdir(os.path.join(results, 'chatsft_checkpoints', 'd24')) != []
 
     removed = laptop.play('teardown.yml', laptop.provision_args())
     assert removed.rc == 0, removed

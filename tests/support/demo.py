@@ -114,7 +114,7 @@ class Demo(object):
                         check=check)
 
     def main(self):
-        total = 7
+        total = 8
         started = time.monotonic()
         provider_args = ['-e', 'provider=%s' % self.provider, '-e', 'instance_name=%s' % INSTANCE]
         ssh_user = self.cloud.ssh_user(INSTANCE)
@@ -154,7 +154,13 @@ class Demo(object):
             time.sleep(1)
         self.play('status.yml', '-i', self.inventory)
 
-        step(7, total, 'teardown.yml: terminate the instance, forget its SSH entry')
+        step(7, total, 'rsync the chat model home through the SSH alias, before teardown deletes the disk')
+        results = os.path.join(self.folder, 'results')
+        self.run(['rsync', '-a', '-e', 'ssh -F %s -o BatchMode=yes' % config,
+                  '%s:.cache/nanochat/chatsft_checkpoints' % INSTANCE, results + '/'])
+        self.run(['find', results, '-type', 'f'])
+
+        step(8, total, 'teardown.yml: terminate the instance, forget its SSH entry')
         self.play('teardown.yml', *provider_args)
         say('The fake %s API now lists %d instance(s); SSH files mentioning %s: %s' % (
             LABELS[self.provider], len(self.live_instances()), INSTANCE, self.ssh_mentions() or 'none'))
