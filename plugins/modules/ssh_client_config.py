@@ -198,7 +198,7 @@ def block(host, params):
 
 
 def split_blocks(text):
-    """The managed file as (header lines, {alias: block text}) in file order."""
+    """The managed file as ([aliases in file order], {alias: block text})."""
     blocks, order, current, lines = {}, [], None, []
     for line in (text or '').splitlines(True):
         match = re.match(r'^# BEGIN nanochat\.remote_gpu host (\S+)\s*$', line)
@@ -314,6 +314,7 @@ def main():
     try:
         managed_before = read(p['config_file'])
         order, blocks = split_blocks(managed_before)
+        blocks_before = dict(blocks)
         for host in hosts:
             alias = host['alias']
             if state == 'present':
@@ -354,7 +355,7 @@ def main():
     changed_aliases = []
     for host in hosts:
         alias = host['alias']
-        before_text = split_blocks(managed_before)[1].get(alias)
+        before_text = blocks_before.get(alias)
         after_text = blocks.get(alias)
         known_line = [line for line in (known_before or '').splitlines() if line.split(' ', 1)[0] == alias]
         wanted_line = ['%s %s' % (alias, ' '.join(str(host.get('host_key', '')).split()[:2]))] if state == 'present' else []
