@@ -317,3 +317,39 @@ def test_teardown_all_lists_then_terminates_only_the_prefixed_instances(simcloud
     assert removed.rc == 0, removed
     assert 'Terminating 2 runpod instance(s)' in removed.stdout
     assert sorted(i['name'] for i in live(cloud)) == ['other-project']
+
+
+def test_a_fleet_is_provisioned_in_one_parallel_play(simcloud, git_server, tmp_path):
+    """provision.yml on inventory hosts named after the instances: one key pair, one key
+    registration and one listing for the play; every instance created once and reachable by its
+    alias; the SSH config written by parallel hosts keeps every entry."""
+    cloud = simcloud('runpod')
+    laptop = Laptop(tmp_path, cloud, git_server)
+    names = ['nanochat-fleet-%d' % i for i in range(1, 4)]
+    fleet = os.path.join(laptop.work, 'fleet.json')
+    with open(fleet, 'w') as handle:
+        json.dump({'fleet': {'hosts': dict((n, {}) for n in names),
+                             'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}, handle)
+    args = dict(provider='runpod', provision_hosts='fleet', ssh_timeout=60)
+    created = laptop.play('provision.yml', args, inventory=fleet, env=dict(ANSIBLE_FORKS='3'))
+    assert created.rc == 0, created
+    # The play lists the pods once for the whole fleet; each runpod_pod call looks its name up once more
+    # (its own idempotency check, right before creating).
+    assert len(cloud.fake.calls_to('GET', r'^/v2/pods$')) == 1 + len(names)
+    assert len(cloud.fake.calls_to('POST', r'^/v2/pods$')) == len(names)
+    assert len(cloud.fake.calls_to('PUT', r'^/v2/account/ssh-keys')) == 1, 'the key is registered once for the fleet'
+    assert sorted(i['name'] for i in live(cloud)) == names
+    assert created.stdout.count('Generated a new ed25519 key pair') == 1
+    for name in names:
+        login = laptop.ssh(name, 'id -un')
+        assert login.returncode == 0, (name, login.stderr)
+        assert laptop.ssh_files_mention(name)
+
+    again = laptop.play('provision.yml', args, inventory=fleet, env=dict(ANSIBLE_FORKS='3'))
+    assert again.rc == 0, again
+    assert sorted(i['name'] for i in live(cloud)) == names, 'a second run creates nothing'
+
+    removed = laptop.play('teardown.yml', dict(provider='runpod', all=True, name_prefix='nanochat-fleet-'))
+    assert removed.rc == 0, removed
+    assert live(cloud) == []
+    assert not any(laptop.ssh_files_mention(name) for name in names)
