@@ -73,3 +73,14 @@ def test_pip_method_without_pip_brings_pip_through_venv(ansible, machines, uv_pl
     assert result.rc == 0, result
     assert machine.ssh('uv --version').stdout.startswith('uv ')
     assert machine.ssh('~/nopip/bin/python -m pip --version', check=False).returncode != 0, 'nothing installed into it'
+
+
+def test_pip_method_with_an_unreachable_index_fails_with_what_to_do(ansible, machines, uv_playbook):
+    machine = machines(nvidia_smi=False)
+    inventory = ansible.host_vars(machine, uv_install_method='pip', uv_pip_index_url='http://127.0.0.1:9/simple',
+                                  uv_version='0.9.0')
+    result = ansible.play(uv_playbook, machine, inventory)
+    assert result.rc != 0, result
+    assert 'Could not install uv from the Python package index' in result.output
+    assert 'set uv_pip_index_url for a' in result.output
+    assert not os.path.exists(machine.path('.local/bin/uv'))
