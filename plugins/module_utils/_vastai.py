@@ -239,6 +239,22 @@ def check_filters(filters, what='filters'):
     return clean, errors, warnings
 
 
+def check_offer_criteria(params, counts=('num_gpus', 'disk_gb')):
+    """Messages for offer criteria a search could never match (no request is sent): the options
+    in ``counts`` must be at least 1; price, reliability and CUDA version must make sense."""
+    errors = []
+    for option in counts:
+        if params[option] is not None and params[option] < 1:
+            errors.append('%s must be at least 1 (got %d)' % (option, params[option]))
+    if params['max_price_per_hour'] is not None and params['max_price_per_hour'] <= 0:
+        errors.append('max_price_per_hour must be positive')
+    if params['min_reliability'] is not None and not 0 <= params['min_reliability'] <= 1:
+        errors.append('min_reliability must be between 0 and 1 (got %s)' % params['min_reliability'])
+    if params['min_cuda_version'] is not None and params['min_cuda_version'] <= 0:
+        errors.append('min_cuda_version must be positive, for example 12.8')
+    return errors
+
+
 def check_countries(countries):
     """(upper-cased codes, [errors]) for two-letter ISO country codes."""
     codes, errors = [], []

@@ -305,6 +305,7 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._vastai import
     build_offer_query,
     check_countries,
     check_filters,
+    check_offer_criteria,
     country_code,
     describe_offer,
     fix_gpu_name,
@@ -362,15 +363,7 @@ class InstanceManager(object):
             errors.append('name must not be empty')
         elif len(self.name) > LABEL_MAX:
             errors.append('name must be at most %d characters (a Vast.ai label)' % LABEL_MAX)
-        for option in ('num_gpus', 'disk_gb', 'offer_id'):
-            if p[option] is not None and p[option] < 1:
-                errors.append('%s must be at least 1 (got %d)' % (option, p[option]))
-        if p['max_price_per_hour'] is not None and p['max_price_per_hour'] <= 0:
-            errors.append('max_price_per_hour must be positive')
-        if p['min_reliability'] is not None and not 0 <= p['min_reliability'] <= 1:
-            errors.append('min_reliability must be between 0 and 1 (got %s)' % p['min_reliability'])
-        if p['min_cuda_version'] is not None and p['min_cuda_version'] <= 0:
-            errors.append('min_cuda_version must be positive, for example 12.8')
+        errors.extend(check_offer_criteria(p, counts=('num_gpus', 'disk_gb', 'offer_id')))
         if not 1 <= p['max_offer_attempts'] <= MAX_ATTEMPTS:
             errors.append('max_offer_attempts must be between 1 and %d' % MAX_ATTEMPTS)
         if p['wait_timeout'] < 0:

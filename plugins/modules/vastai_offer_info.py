@@ -212,6 +212,7 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._vastai import
     build_offer_query,
     check_countries,
     check_filters,
+    check_offer_criteria,
     fix_gpu_name,
     parse_order,
 )
@@ -257,15 +258,7 @@ def main():
             module.module.warn(warning)
         if not gpu_name:
             errors.append('gpu_name must not be empty')
-    for option in ('num_gpus', 'disk_gb', 'limit'):
-        if p[option] is not None and p[option] < 1:
-            errors.append('%s must be at least 1 (got %d)' % (option, p[option]))
-    if p['max_price_per_hour'] is not None and p['max_price_per_hour'] <= 0:
-        errors.append('max_price_per_hour must be positive')
-    if p['min_reliability'] is not None and not 0 <= p['min_reliability'] <= 1:
-        errors.append('min_reliability must be between 0 and 1 (got %s)' % p['min_reliability'])
-    if p['min_cuda_version'] is not None and p['min_cuda_version'] <= 0:
-        errors.append('min_cuda_version must be positive, for example 12.8')
+    errors.extend(check_offer_criteria(p, counts=('num_gpus', 'disk_gb', 'limit')))
     countries, problems = check_countries(p['countries'])
     errors.extend(problems)
     filters, problems, warnings = check_filters(p['filters'])

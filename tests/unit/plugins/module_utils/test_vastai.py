@@ -367,3 +367,16 @@ def test_fake_rate_limits_are_waited_out_with_backoff():
 def test_module_constants_match_the_reference():
     assert _vastai.RUNTYPE_SSH == 'ssh_direc ssh_proxy'
     assert _vastai.PAGE_SIZE == 25 and _vastai.SSH_USER == 'root'
+
+
+def test_offer_criteria_checks_name_every_impossible_criterion():
+    params = dict(num_gpus=0, disk_gb=None, offer_id=-3, max_price_per_hour=0, min_reliability=1.5, min_cuda_version=0)
+    assert _vastai.check_offer_criteria(params, counts=('num_gpus', 'disk_gb', 'offer_id')) == [
+        'num_gpus must be at least 1 (got 0)',
+        'offer_id must be at least 1 (got -3)',
+        'max_price_per_hour must be positive',
+        'min_reliability must be between 0 and 1 (got 1.5)',
+        'min_cuda_version must be positive, for example 12.8',
+    ]
+    sane = dict(num_gpus=8, disk_gb=200, max_price_per_hour=30.0, min_reliability=0.98, min_cuda_version=12.8)
+    assert _vastai.check_offer_criteria(sane) == []
