@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _lifecycle
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._api import ApiError
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._instance import make_instance
 
@@ -51,10 +52,6 @@ CODE_QUOTA_EXCEEDED = 'global/quota-exceeded'
 CODE_OBJECT_DOES_NOT_EXIST = 'global/object-does-not-exist'
 CODE_CONFLICT = 'global/conflict'
 
-# After a launch whose outcome is unknown (HTTP 429/5xx, timeout) and a lookup by name that
-# found nothing, the launch is sent again at most this many times (paced 12 s apart).
-AMBIGUOUS_LAUNCH_RETRIES = 2
-
 STOP_MESSAGE = ('Lambda Cloud cannot stop an instance: its API only launches, restarts and terminates instances, '
                 'and an instance bills until it is terminated. Terminating is the only way to end billing (the '
                 'instance and its local disk are deleted; keep data on a Lambda file system or fetch it first). '
@@ -64,8 +61,9 @@ STOP_MESSAGE = ('Lambda Cloud cannot stop an instance: its API only launches, re
 class LambdaError(Exception):
     """An expected failure reported to the user as it is (bad input, no capacity, ...).
 
-    ``kind`` is ``input`` (nothing was sent that changes anything), ``capacity`` or
-    ``ambiguous`` (a launch may or may not have happened).
+    ``kind`` is ``input`` (nothing was sent that changes anything), ``capacity``, ``ambiguous``
+    (instances appeared that need a decision) or ``unknown`` (a launch may or may not have
+    happened, and none showed up while it could).
     """
 
     def __init__(self, message, kind='input'):
@@ -424,48 +422,43 @@ class LambdaApi(object):
 
     def launch_planned(self, plan):
         """Launch following ``plan``: region by region while Lambda answers insufficient-capacity;
-        after a launch whose outcome is unknown, look the name up before sending it again.
+        after a launch whose outcome is unknown, look the name up (``settle_launch``) and never
+        send another launch.
 
         Returns ``(instance_id, region, attempts)``; raises LambdaError (capacity everywhere, or an
         outcome that stayed unknown) or ApiError (any other refusal).
         """
         attempts = []
         for region in plan.regions:
-            unknown_outcomes = 0
-            while True:
-                request = dict(plan.request, region_name=region)
-                try:
-                    ids = self.launch(request)
-                except ApiError as err:
-                    if err.code == CODE_INSUFFICIENT_CAPACITY:
-                        attempts.append((region, 'insufficient capacity at launch'))
-                        break
-                    if not err.ambiguous:
-                        raise
-                    found = self.live_by_name(plan.name)
-                    if len(found) > 1:
-                        raise LambdaError('a launch of %r in %s had an unknown outcome (%s) and now %d instances have that '
-                                          'name (ids: %s); terminate the extra ones'
-                                          % (plan.name, region, err, len(found), ', '.join(i['id'] for i in found)),
-                                          kind='ambiguous')
-                    if found:
-                        return found[0]['id'], region, attempts
-                    unknown_outcomes += 1
-                    if unknown_outcomes > AMBIGUOUS_LAUNCH_RETRIES:
-                        raise LambdaError('the launch of %r in %s failed %d times with an unknown outcome (last: %s) and no '
-                                          'instance with that name appeared. Run the task again (it looks the name up '
-                                          'before launching), and check the Lambda dashboard for stray instances.'
-                                          % (plan.name, region, unknown_outcomes, err), kind='ambiguous')
+            request = dict(plan.request, region_name=region)
+            try:
+                ids = self.launch(request)
+            except ApiError as err:
+                if err.code == CODE_INSUFFICIENT_CAPACITY:
+                    attempts.append((region, 'insufficient capacity at launch'))
                     continue
-                if not ids:
-                    raise LambdaError('Lambda Cloud accepted the launch of %r in %s but returned no instance id' % (plan.name, region),
-                                      kind='ambiguous')
-                return ids[0], region, attempts
+                if not err.ambiguous:
+                    raise
+                return self.settle_launch(plan, region, attempts, err)
+            if not ids:
+                return self.settle_launch(plan, region, attempts, 'an answer without an instance id')
+            return ids[0], region, attempts
         skipped = dict(plan.skipped)
         for region, reason in attempts:
             skipped[region] = reason
         tried = list(plan.skipped) + [r for r, _reason in attempts]
         raise LambdaError(self.capacity_message(plan.instance_type, tried, skipped), kind='capacity')
+
+
+    def settle_launch(self, plan, region, attempts, err):
+        """The launch may still land: look the name up for as long as Lambda may take, and never
+        launch again (not in this region, not in another) meanwhile."""
+        settled = _lifecycle.settle_create(PROVIDER, lambda: self.live_by_name(plan.name))
+        if len(settled.found) > 1:
+            raise LambdaError(_lifecycle.duplicate_message(PROVIDER, plan.name, settled.found), kind='ambiguous')
+        if settled.found:
+            return settled.found[0]['id'], region, attempts
+        raise LambdaError(_lifecycle.unknown_create_message(PROVIDER, plan.name, err, settled), kind='unknown')
 
 
 def _unknown(what, value, choices, hint):

@@ -62,6 +62,11 @@ STATUS_MAP = {
 # While an instance is being provisioned, these mean it will never reach "running": the
 # provider's advice is to destroy it and try another offer.
 NEVER_RUNS = ('exited', 'unknown', 'offline')
+# A container that the runtime could not create (``actual_status`` "created" with this in
+# ``status_msg``) never starts (provider-apis.md §4.2): fail at once, not at the timeout.
+OCI_FAILURE = 'OCI runtime create failed'
+# Seconds to wait for the answer to a create (the official SDK waits 120 s).
+CREATE_TIMEOUT = 120
 
 PAGE_SIZE = 25
 MAX_PAGES = 2000
@@ -160,6 +165,10 @@ def provisioning_failure(instance):
     if not instance:
         return 'the instance disappeared while provisioning (destroyed, or the host cancelled the rental)'
     status = instance.get('provider_status')
+    detail = (instance.get('raw') or {}).get('status_msg') or ''
+    if OCI_FAILURE.lower() in str(detail).lower():
+        return ('the container runtime could not create the container (actual_status %r, status_msg: %s); it will '
+                'never start. Check the image and its arguments' % (status, detail))
     if status in NEVER_RUNS:
         detail = (instance.get('raw') or {}).get('status_msg')
         return ('the instance reached actual_status %r while provisioning%s; Vast.ai instances in that state never '
@@ -340,6 +349,15 @@ def offer_taken(error):
     return error.status == 404 and 'no_such_ask' in text
 
 
+def created_despite_error(error):
+    """The instance id (``new_contract``) a failed create still returned, or None: Vast.ai can
+    answer a create with an error and still have rented the offer; that instance must go."""
+    body = error.body if isinstance(error, ApiError) else None
+    if isinstance(body, dict):
+        return _int(body.get('new_contract'))
+    return None
+
+
 def is_not_found(error):
     """404 that means "no such instance" (not a wrong key answered with 404)."""
     return error.status == 404 and error.code not in ('auth_error', 'invalid_token')
@@ -448,10 +466,12 @@ class VastApi(object):
             body['onstart'] = onstart
         # A create is not repeated on 5xx/timeouts (the caller looks the label up first); a 429
         # is answered before anything happens, so the client may retry it.
-        result = self.client.put(path, json_body=body, idempotent=False, timeout=120, buckets=['create'])
+        result = self.client.put(path, json_body=body, idempotent=False, timeout=CREATE_TIMEOUT, buckets=['create'])
         new_id = result.get('new_contract') if isinstance(result, dict) else None
         if _int(new_id) is None:
-            raise self._unexpected('PUT', path, result, 'an object with "new_contract"')
+            err = self._unexpected('PUT', path, result, 'an object with "new_contract"')
+            err.ambiguous = True  # accepted, but which instance? Look the label up.
+            raise err
         return int(new_id)
 
     def set_state(self, instance_id, state):

@@ -267,6 +267,7 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._instance impo
     ssh_ready,
     wait_for,
 )
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _lifecycle
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._lambda import (
     CODE_CONFLICT,
     CODE_QUOTA_EXCEEDED,
@@ -418,6 +419,8 @@ class LambdaInstance(object):
         try:
             instance_id, _region, _attempts = self.api.launch_planned(plan)
         except LambdaError as err:
+            if err.kind == 'unknown':
+                self.module.fail(str(err), create_outcome='unknown')
             self.module.fail(str(err))
         except ApiError as err:
             hint = None
@@ -473,11 +476,17 @@ class LambdaInstance(object):
             self.module.exit(True, instance=dict(existing, status='terminated', provider_status='terminating'),
                              diff=dict(before=diff_view(existing), after=diff_view(None)))
         self.doing = 'terminate %s' % self.label(existing)
-        terminated = self.api.terminate([existing['id']])
-        if not terminated:
+        instance_id = existing['id']
+        try:
+            changed, last = _lifecycle.confirm_terminate(
+                'lambda', existing, lambda: bool(self.api.terminate([instance_id])),
+                lambda: self.api.get_instance(instance_id), lambda current: not is_live(current))
+        except _lifecycle.TerminateFailed as err:
+            self.module.fail(str(err), instance=err.last)
+        if not changed:
             # 404: it went away between the lookup and the terminate.
             self.module.exit(False, instance=None, diff=dict(before=diff_view(existing), after=diff_view(None)))
-        instance = terminated[0]
+        instance = last or dict(existing, status='terminated', provider_status='terminating')
         if self.params['wait']:
             self.doing = 'wait for %s to terminate' % self.label(existing)
             try:

@@ -235,9 +235,7 @@ instance:
       sample: {"id": "5xpma5eg46tqjq", "status": "RUNNING", "ports": ["22/tcp"]}
 """
 
-import time
-
-from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _instance
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _lifecycle
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._common import (
     ApiError,
     ProviderModule,
@@ -270,11 +268,6 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._runpod import
     suggest,
     validate_ports,
 )
-
-# How many times the pod list is read after a create with an unknown outcome, before
-# concluding that nothing was created.
-LOOKUP_TRIES = 3
-
 
 class PodManager(object):
 
@@ -450,13 +443,25 @@ class PodManager(object):
         if self.module.check_mode:
             return self.exit(True, befores[0], None, results[0])
         changed = False
-        for pod in pods:
-            deleted = self.api_call('terminate RunPod %s' % self.describe(pod), self.api.delete_pod, pod['id'])
-            changed = changed or deleted
+        for pod, before in zip(pods, befores):
+            changed = self.terminate(before) or changed
             if self.params['wait']:
                 self.wait(pod['id'], lambda instance: instance is None,
                           'RunPod %s to be gone' % self.describe(pod))
         return self.exit(changed, befores[0], None, results[0])
+
+    def terminate(self, instance):
+        """Terminate with retries and a read-back (module_utils/_lifecycle); fail only when alive."""
+        pod_id = instance['id']
+        try:
+            changed, _last = _lifecycle.confirm_terminate(
+                'runpod', instance, lambda: self.api.delete_pod(pod_id), lambda: self.api.get_instance(pod_id),
+                lambda current: current is None, what='pod')
+        except _lifecycle.TerminateFailed as err:
+            self.fail(str(err), instance=err.last)
+        except ApiError as err:
+            self.module.fail_api(err, doing='terminate RunPod %s' % self.describe(instance))
+        return changed
 
     def stopped(self, pod):
         if pod is None:
@@ -584,22 +589,23 @@ class PodManager(object):
     def recover_create(self, err, offer):
         doing = 'create RunPod pod "%s"' % self.name
         if err.ambiguous:
-            # RunPod may have created the pod although the answer was an error: look before anything else.
-            found = []
-            for attempt in range(LOOKUP_TRIES):
-                if attempt:
-                    time.sleep(_instance.DEFAULT_POLL_INTERVAL)
+            # RunPod may have created the pod although the answer was lost or an error: look before
+            # anything else, and never send a second create while the first may still land.
+            if is_capacity_error(err):
                 found = self.lookup()
-                if found:
-                    break
-            self.refuse_duplicates(found)
+            else:
+                settled = _lifecycle.settle_create('runpod', lambda: self.api.find_pods(self.name))
+                found = settled.found
+            if len(found) > 1:
+                self.fail(_lifecycle.duplicate_message('runpod', self.name, found, what='pod'),
+                          instances=[normalize(p) for p in found])
             if found:
                 self.module.module.warn('RunPod answered the create with an error (%s), but pod "%s" (id %s) exists; '
                                         'this task uses it and created no other.' % (err, self.name, found[0]['id']))
                 return found[0]
             if not is_capacity_error(err):
-                self.module.fail_api(err, doing=doing, hint='No pod named "%s" exists afterwards, so nothing was '
-                                     'created; it is safe to run the task again' % self.name)
+                self.fail(_lifecycle.unknown_create_message('runpod', self.name, err, settled, what='pod'),
+                          create_outcome='unknown', api_error=err.to_dict())
         if is_capacity_error(err):
             p = self.params
             where = ('data center(s) %s' % ', '.join(p['data_center_ids'])) if p['data_center_ids'] else 'any data center'

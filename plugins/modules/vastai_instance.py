@@ -282,6 +282,7 @@ instance:
       sample: {"id": 31000001, "actual_status": "running", "ports": {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": "41201"}]}}
 """
 
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _lifecycle
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._common import (
     ApiError,
     ProviderModule,
@@ -306,6 +307,7 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._vastai import
     check_countries,
     check_filters,
     check_offer_criteria,
+    created_despite_error,
     country_code,
     describe_offer,
     fix_gpu_name,
@@ -525,10 +527,23 @@ class InstanceManager(object):
         gone = dict(existing, status='terminated', ssh_host=None, ssh_port=None, ssh_user=None)
         if self.module.check_mode:
             self.exit(True, existing, None, gone)
-        destroyed = self.call('destroy %s' % self.describe(existing), self.api.destroy_instance, existing['id'])
+        destroyed = self.destroy(existing)
         if self.params['wait']:
             self.wait(existing, lambda i: i is None, '%s to be destroyed' % self.describe(existing))
         self.exit(destroyed, existing, None, gone)
+
+    def destroy(self, inst):
+        """Destroy with retries and a read-back (module_utils/_lifecycle); fail only when alive."""
+        instance_id = inst['id']
+        try:
+            changed, _last = _lifecycle.confirm_terminate(
+                PROVIDER, inst, lambda: self.api.destroy_instance(instance_id),
+                lambda: self.api.poll_instance(instance_id), lambda current: current is None)
+        except _lifecycle.TerminateFailed as err:
+            self.fail(str(err), instance=err.last)
+        except ApiError as err:
+            self.module.fail_api(err, doing='destroy %s' % self.describe(inst))
+        return changed
 
     # --- create -------------------------------------------------------------------------------
     def candidate_offers(self):
@@ -590,23 +605,43 @@ class InstanceManager(object):
                                       disk_space=float(self.params['disk_gb'])))
 
     def adopt_after_unclear_create(self, offer, err):
-        """The create may have happened: use the instance if it exists; never rent a second one."""
-        try:
-            found = self.api.find_by_name(self.name)
-        except ApiError as lookup_err:
-            self.fail('Renting offer %s for "%s" ended with an unclear outcome (%s), and listing the instances to '
-                      'check failed too (%s). An instance may exist: run the task again (it looks the label up before '
-                      'renting anything) or check the Vast.ai console.' % (offer['id'], self.name, err, lookup_err),
-                      api_error=err.to_dict())
-        if len(found) == 1:
+        """The create may have happened: look the label up for as long as Vast.ai may take, use the
+        instance if it shows up, and never rent a second one meanwhile."""
+        settled = _lifecycle.settle_create(PROVIDER, lambda: self.api.find_by_name(self.name))
+        if len(settled.found) > 1:
+            self.fail(_lifecycle.duplicate_message(PROVIDER, self.name, settled.found), api_error=err.to_dict())
+        if settled.found:
             self.warn('Renting offer %s answered %s, but the instance was created (id %s); using it.'
-                      % (offer['id'], err, found[0]['id']))
-            return found[0]
-        if len(found) > 1:
-            self.lookup()  # fails, listing the ids
-        self.fail('Renting offer %s for "%s" ended with an unclear outcome: %s. No instance with that label is listed '
-                  'now, so none was rented; run the task again (it looks the label up before renting anything).'
-                  % (offer['id'], self.name, err), api_error=err.to_dict())
+                      % (offer['id'], err, settled.found[0]['id']))
+            return settled.found[0]
+        self.fail(_lifecycle.unknown_create_message(PROVIDER, self.name, 'renting offer %s: %s' % (offer['id'], err),
+                                                    settled), create_outcome='unknown', api_error=err.to_dict())
+
+    def destroy_orphan(self, offer, err, new_id):
+        """A create that failed but returned ``new_contract``: that instance exists; destroy it."""
+        orphan = self.api_instance_or_stub(new_id, offer)
+        try:
+            _lifecycle.confirm_terminate(PROVIDER, orphan, lambda: self.api.destroy_instance(new_id),
+                                         lambda: self.api.poll_instance(new_id), lambda current: current is None)
+        except _lifecycle.TerminateFailed as failed:
+            self.fail('Vast.ai answered the rent of offer %s with an error (%s) but created instance %s anyway, and '
+                      'destroying it failed: %s' % (offer['id'], err, new_id, failed), instance=failed.last,
+                      api_error=err.to_dict())
+        except ApiError as failed:
+            self.module.fail_api(failed, doing='destroy instance %s, created by a rent of offer %s that answered %s'
+                                 % (new_id, offer['id'], err), instance=orphan)
+        self.fail('Vast.ai answered the rent of offer %s for "%s" with an error (%s) but created instance %s anyway; '
+                  'that instance was destroyed (confirmed), so nothing is left billing. Run the task again to rent '
+                  'another offer.' % (offer['id'], self.name, err, new_id), api_error=err.to_dict())
+
+    def api_instance_or_stub(self, new_id, offer):
+        try:
+            found = self.api.get_instance(new_id)
+        except ApiError:
+            found = None
+        return found or make_instance(PROVIDER, new_id, self.name, 'pending', None,
+                                      price_per_hour=offer.get('dph_total'), gpu_type=offer.get('gpu_name'),
+                                      gpu_count=offer.get('num_gpus'), region=offer.get('geolocation'))
 
     def rent(self, offer, image, taken):
         """The new instance, or None when the offer was taken (recorded in ``taken``)."""
@@ -615,6 +650,9 @@ class InstanceManager(object):
             new_id = self.api.create_instance(offer['id'], image, self.name, p['disk_gb'], env=self.env,
                                               onstart=p['onstart'])
         except ApiError as err:
+            new_id = created_despite_error(err)
+            if new_id is not None:
+                self.destroy_orphan(offer, err, new_id)
             if offer_taken(err):
                 taken.append('%s (%s)' % (offer['id'], err.message or err.code or err.status))
                 return None

@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
+import struct
 import threading
 import time
 import traceback
@@ -80,11 +82,21 @@ class Fault(object):
       - ``respond``: answer ``status``/``body``/``headers`` instead of handling the request;
       - ``apply``: handle the request (state changes happen), then answer ``status``/``body``
         instead of the real answer ("created but 500");
-      - ``delay``: sleep ``delay`` seconds, then handle normally.
+      - ``delay``: sleep ``delay`` seconds, then handle normally: a client whose read timeout is
+        shorter gives up first, and the effect lands (and shows in listings) only ``delay`` seconds
+        after the request arrived, as a slow provider does;
+      - ``late``: handle the request at once (the effect lands and is listed), then answer only
+        after ``delay`` seconds (past the client's read timeout);
+      - ``drop``: handle the request (the effect lands), then close the connection without an
+        answer (``reset=True``, the default: a TCP reset; else a plain close);
+      - ``drop_before``: close the connection without handling the request.
+
+    With ``merge=True`` in ``apply`` mode the fault's dict body is laid over the real answer's
+    (Vast.ai "failed but returned ``new_contract``").
     """
 
     def __init__(self, method=None, path=None, status=500, body=None, headers=None, mode='respond',
-                 delay=0.0, times=1, content_type='application/json'):
+                 delay=0.0, times=1, content_type='application/json', reset=True, merge=False):
         self.method = method.upper() if method else None
         self.path = re.compile(path) if path else None
         self.status = status
@@ -94,6 +106,8 @@ class Fault(object):
         self.delay = delay
         self.times = times
         self.content_type = content_type
+        self.reset = reset
+        self.merge = merge
 
     def matches(self, req):
         if self.method and self.method != req.method:
@@ -102,8 +116,19 @@ class Fault(object):
             return False
         return True
 
-    def response(self):
-        return Response(self.status, self.body, self.headers, self.content_type)
+    def response(self, real=None):
+        body = self.body
+        if self.merge and isinstance(body, dict) and real is not None and isinstance(real.body, dict):
+            body = dict(real.body, **body)
+        return Response(self.status, body, self.headers, self.content_type)
+
+
+class Dropped(Response):
+    """No answer at all: the server closes the connection (with a TCP reset when ``reset``)."""
+
+    def __init__(self, reset=True):
+        super(Dropped, self).__init__(status=None)
+        self.reset = reset
 
 
 class NullMachines(object):
@@ -227,6 +252,8 @@ class FakeApi(object):
             fault = None
         if fault is not None and fault.mode == 'respond':
             return fault.response()
+        if fault is not None and fault.mode == 'drop_before':
+            return Dropped(fault.reset)
         denied = self.authenticate(req)
         if denied is not None:
             return denied
@@ -252,7 +279,11 @@ class FakeApi(object):
             self.internal_errors.append(traceback.format_exc())
             return self.error(500, 'internal error in the fake (see internal_errors)')
         if fault is not None and fault.mode == 'apply':
-            return fault.response()
+            return fault.response(response)
+        if fault is not None and fault.mode == 'late':
+            time.sleep(fault.delay)
+        if fault is not None and fault.mode == 'drop':
+            return Dropped(fault.reset)
         return response
 
     def _control(self, req):
@@ -292,6 +323,11 @@ class FakeApi(object):
                 headers = dict((k.lower(), v) for k, v in self.headers.items())
                 req = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True), headers, body)
                 response = fake.dispatch(req)
+                if isinstance(response, Dropped):
+                    if response.reset:
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                    self.close_connection = True
+                    return
                 payload = response.encode()
                 self.send_response(response.status)
                 if payload:

@@ -65,3 +65,15 @@ def fast_client(monkeypatch):
     monkeypatch.setattr(_instance, 'DEFAULT_POLL_INTERVAL', 0.05)
     for provider in _common.RATE_LIMITS:
         monkeypatch.setitem(_common.RATE_LIMITS, provider, {})
+
+
+@pytest.fixture(autouse=True)
+def fast_lifecycle(monkeypatch):
+    """Settling after an unclear create and retrying a terminate: the same decisions, with a
+    settle window of 1.5 s instead of the provider's minutes (tests whose create lands later set
+    their own), lookups 0.05 s apart and a terminate back-off of milliseconds."""
+    from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _lifecycle
+    monkeypatch.setattr(_lifecycle, 'CREATE_SETTLE_SECONDS', dict((p, 1.5) for p in _lifecycle.CREATE_SETTLE_SECONDS))
+    monkeypatch.setattr(_lifecycle, 'SETTLE_INTERVAL', 0.05)
+    monkeypatch.setattr(_lifecycle, 'TERMINATE_BACKOFF', 0.01)
+    return _lifecycle

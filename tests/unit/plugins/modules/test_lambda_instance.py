@@ -142,12 +142,13 @@ def test_created_but_500_leaves_exactly_one_instance(fake, run):
     assert len(fake.live_instances('speedrun')) == 1
 
 
-def test_launch_that_timed_out_before_acting_is_sent_again_after_a_lookup(fake, run):
+def test_launch_with_an_unknown_outcome_is_never_sent_again(fake, run):
     fake.add_fault(method='POST', path='/instance-operations/launch$', status=503, mode='respond')
     result = run()
-    assert result.changed and not result.failed
-    assert [c['status'] for c in launches(fake)] == [503, 200]
-    assert len(fake.live_instances('speedrun')) == 1
+    assert result.failed and result['create_outcome'] == 'unknown'
+    assert result['msg'].startswith('Lambda Cloud: the outcome of creating instance "speedrun" is UNKNOWN')
+    assert [c['status'] for c in launches(fake)] == [503]
+    assert fake.live_instances('speedrun') == []
 
 
 def test_never_ready_within_wait_timeout_fails_with_last_status_and_cleanup_hint(fake, run):

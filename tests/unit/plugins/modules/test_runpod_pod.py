@@ -148,12 +148,15 @@ def test_created_but_500_leaves_exactly_one_pod(run, fake):
     assert not run().changed and len(fake.pods) == 1
 
 
-def test_server_error_without_a_pod_fails_clearly(run, fake):
+def test_server_error_without_a_pod_fails_saying_unknown(run, fake):
     fake.add_fault(Fault('POST', r'^/v2/pods$', status=502, body={'title': 'Bad Gateway', 'status': 502, 'detail': 'bad gateway'}))
     result = run()
     assert result.failed and len(creates(fake)) == 1, 'a create is never repeated blindly'
-    assert 'HTTP 502' in result['msg'] and 'nothing was created' in result['msg']
-    assert len(fake.calls_to('GET', r'^/v2/pods$')) == 1 + runpod_pod.LOOKUP_TRIES
+    assert result['msg'].startswith('RunPod: the outcome of creating pod "speedrun" is UNKNOWN')
+    assert 'HTTP 502' in result['msg'] and 'nothing was created' not in result['msg'].lower()
+    assert 'ansible-playbook nanochat.remote_gpu.teardown -e provider=runpod -e instance_name=speedrun' in result['msg']
+    assert result['create_outcome'] == 'unknown'
+    assert len(fake.calls_to('GET', r'^/v2/pods$')) > 2, 'looked again for the whole settle window'
     assert fake.pods == {}
 
 

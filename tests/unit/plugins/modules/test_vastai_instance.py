@@ -149,12 +149,13 @@ def test_created_but_500_adopts_the_instance_and_never_rents_a_second(run, fake)
     assert len(fake.instances) == 1
 
 
-def test_500_without_creating_fails_clearly_and_creates_nothing(run, fake):
+def test_500_without_creating_fails_saying_unknown_and_rents_nothing_else(run, fake):
     fake.add_fault(Fault(method='PUT', path=r'^/api/v0/asks/', status=500, mode='respond',
                          body={'success': False, 'error': 'server_error', 'msg': 'Internal Server Error'}))
     result = run()
-    assert result.failed
-    assert 'unclear outcome' in result['msg'] and 'HTTP 500' in result['msg'] and 'run the task again' in result['msg']
+    assert result.failed and result['create_outcome'] == 'unknown'
+    assert result['msg'].startswith('Vast.ai: the outcome of creating instance "speedrun" is UNKNOWN')
+    assert 'HTTP 500' in result['msg'] and 'teardown -e provider=vastai -e instance_name=speedrun' in result['msg']
     assert len(creates(fake)) == 1 and not fake.instances
 
 
