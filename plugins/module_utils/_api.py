@@ -75,8 +75,11 @@ class ApiError(Exception):
 
     def __init__(self, provider, method, path, status=None, code=None, message=None,
                  suggestion=None, errors=None, retry_after=None, transport_error=None,
-                 ambiguous=False, body=None):
+                 ambiguous=False, body=None, tries=1):
         self.provider = provider
+        # How many times the request was sent: a 404 on a delete after an earlier try means
+        # that earlier try took effect.
+        self.tries = tries
         self.method = method
         self.path = path
         self.status = status
@@ -353,6 +356,11 @@ class ApiClient(object):
                         ambiguous=ambiguous, body=body if body is not None else (self._redact(text) or None),
                         **fields)
 
+    @staticmethod
+    def _tried(error, attempt):
+        error.tries = attempt
+        return error
+
     def _body_error(self, method, path, response, body):
         """Vast.ai can answer 200 with ``success: false``: that is a failure too."""
         if self.provider == 'vastai' and isinstance(body, dict) and body.get('success') is False:
@@ -396,9 +404,10 @@ class ApiClient(object):
                 not_sent = _never_sent(exc)
                 description = '%s: %s' % (type(exc).__name__, _short(exc))
                 if not idempotent and not not_sent:
-                    raise self._error(method, path, transport_error=description, ambiguous=True)
+                    raise self._tried(self._error(method, path, transport_error=description, ambiguous=True), attempt)
                 if attempt >= self.max_tries:
-                    raise self._error(method, path, transport_error='%s (after %d tries)' % (description, attempt))
+                    raise self._tried(self._error(method, path, transport_error='%s (after %d tries)' % (description, attempt)),
+                                      attempt)
                 self.sleep(self.backoff(attempt))
                 continue
 
@@ -410,7 +419,7 @@ class ApiClient(object):
                     raise error
                 return response if raw else body
 
-            error = self._error(method, path, response)
+            error = self._tried(self._error(method, path, response), attempt)
             retryable = status in RETRY_STATUSES and (idempotent or (status == 429 and retry_429))
             long_wait = error.retry_after is not None and error.retry_after > self.max_retry_after
             if error.code in QUOTA_CODES or (retryable and long_wait):

@@ -267,6 +267,9 @@ class LambdaApi(object):
             data = self._post('/instance-operations/terminate', dict(instance_ids=list(instance_ids)), idempotent=True)
         except ApiError as err:
             if err.status == 404:
+                if err.tries > 1:
+                    # An earlier try of this request terminated them.
+                    return [normalize(dict(id=i, status='terminated')) for i in instance_ids]
                 return []
             raise
         return [normalize(obj) for obj in (data or {}).get('terminated_instances') or []]

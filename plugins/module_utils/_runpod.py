@@ -329,12 +329,13 @@ class RunPodApi(object):
         return self.client.post('/v2/pods/%s/action' % _segment(pod_id), json_body=dict(action=action), ok=(200, 204))
 
     def delete_pod(self, pod_id):
-        """``DELETE /v2/pods/{id}``; True when deleted, False when it was already gone (404)."""
+        """``DELETE /v2/pods/{id}``; True when deleted, False when it was already gone (404 at the
+        first try; a 404 after a retry means the earlier try deleted it)."""
         try:
             self.client.delete('/v2/pods/%s' % _segment(pod_id), ok=(200, 204))
         except ApiError as err:
             if err.status == 404:
-                return False
+                return err.tries > 1
             raise
         return True
 

@@ -479,12 +479,13 @@ class VastApi(object):
         self.client.put('/api/v0/instances/%s/' % int(instance_id), json_body={'state': state}, buckets=['instance_put'])
 
     def destroy_instance(self, instance_id):
-        """True when destroyed now, False when it was already gone (404 not_found)."""
+        """True when destroyed now, False when it was already gone (404 not_found at the first try;
+        after a retry a 404 means the earlier try destroyed it)."""
         try:
             self.client.delete('/api/v0/instances/%s/' % int(instance_id), json_body={}, buckets=['instance_delete'])
         except ApiError as err:
             if is_not_found(err):
-                return False
+                return err.tries > 1
             raise
         return True
 

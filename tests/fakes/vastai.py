@@ -329,7 +329,8 @@ class FakeVast(FakeApi):
         self.unavailable.add(int(offer_id))
 
     def fail_provisioning(self, offer_id, status='exited'):
-        """Instances created on this offer end in ``status`` instead of running."""
+        """Instances created on this offer end in ``status`` instead of running (``oci``: stuck in
+        ``created`` with "OCI runtime create failed" in ``status_msg``)."""
         self.provision_failures[int(offer_id)] = status
 
     def force_status(self, instance_id, actual_status):
@@ -398,6 +399,13 @@ class FakeVast(FakeApi):
             inst['status_msg'] = 'Pulling image %s' % inst['image_uuid']
             return
         failure = inst.get('_failure')
+        if failure == 'oci':
+            # The container runtime cannot create the container: it stays "created" for good.
+            inst['actual_status'] = 'created'
+            inst['status_msg'] = ('Error response from daemon: failed to create task for container: failed to create '
+                                  'shim task: OCI runtime create failed: runc create failed: unable to start container '
+                                  'process: exec: "/bin/sh": permission denied: unknown')
+            return
         if failure:
             inst['actual_status'] = failure
             inst['status_msg'] = ('Error response from daemon: container exited with code 1' if failure == 'exited'
