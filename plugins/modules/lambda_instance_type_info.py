@@ -168,7 +168,8 @@ def main():
             known = [r.get('name') for r in api.regions()]
             unknown = [r for r in p['region'] if r not in known]
             if unknown:
-                module.fail('Unknown Lambda Cloud region(s): %s. Regions: %s.' % (', '.join(unknown), ', '.join(known)))
+                module.fail('Unknown Lambda Cloud region(s): %s. Use some of these regions instead (or none, for every '
+                            'region with capacity): %s. Nothing was written.' % (', '.join(unknown), ', '.join(known)))
     except ApiError as err:
         module.fail_api(err, doing='read the Lambda instance types')
 

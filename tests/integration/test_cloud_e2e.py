@@ -223,7 +223,7 @@ def test_ssh_never_ready_terminates_the_instance_and_says_why(simcloud, git_serv
     laptop = Laptop(tmp_path, cloud, git_server)
     result = laptop.play('provision.yml', laptop.provision_args(ssh_timeout=3))
     assert result.rc != 0
-    assert 'Provisioning failed at "Wait until SSH accepts the key' in result.stdout
+    assert 'RunPod: provisioning %s failed at "Wait until SSH accepts the key' % NAME in result.stdout
     assert 'never accepted our key' in result.stdout
     assert 'created by this run' in result.stdout and 'was terminated, so it does not keep billing' in result.stdout
     assert live(cloud) == []
