@@ -122,8 +122,12 @@ notes:
   - When the wait times out the module fails with the last status seen and the pod (its C(id)); the pod is
     left running and billing. Remove it with O(state=absent) or C(playbooks/teardown.yml), or run again with a
     longer O(wait_timeout) to keep waiting.
-  - When RunPod answers a create with a server error or the connection drops, the pod may exist anyway; the
-    module looks it up by name and uses it, and never creates a second one.
+  - When RunPod answers a create with a server error, answers too late or the connection drops, the pod may
+    exist anyway; the module looks it up by name for as long as RunPod may take to finish the request (about two
+    minutes), uses it when it appears, and never sends a second create. When none appears it fails saying the
+    outcome is unknown (C(create_outcome=unknown)), with the command that finds and removes the pod.
+  - O(state=absent) retries the terminate on server errors and lost connections, counts a 404 after a retry as
+    done and reads the pod back; it fails only when the pod is still alive, naming its id and price.
   - With O(wait=true), O(state=stopped) waits until the pod is C(EXITED) and O(state=absent) until RunPod no
     longer returns the pod.
   - No capacity for the GPU type in the data centers asked for fails with a message naming them and where the

@@ -146,6 +146,13 @@ attributes:
     support: full
     platforms: all
 notes:
+  - When Vast.ai answers a create with a server error (Lambda also a 429), answers too late or the connection
+    drops, the instance may exist anyway; the module looks it up by name for as long as Vast.ai may take to finish the
+    request (about two minutes), uses it when it appears, and never sends a second create (nor tries another
+    offer or region). When none appears it fails saying the outcome is unknown (C(create_outcome=unknown)), with
+    the command that finds and removes it.
+  - O(state=absent) retries the terminate on server errors and lost connections, counts a 404 after a retry as
+    done and reads the instance back; it fails only when it is still alive, naming its id and price.
   - An existing instance whose GPU, GPU count, image, disk, price or country differs from the options is left as
     it is, with a warning; Vast.ai cannot change these in place, and the module never destroys or duplicates it.
   - When the wait times out the module fails with the last status seen and the instance (its C(id)); the

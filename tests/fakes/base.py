@@ -328,16 +328,20 @@ class FakeApi(object):
                         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
                     self.close_connection = True
                     return
-                payload = response.encode()
-                self.send_response(response.status)
-                if payload:
-                    self.send_header('Content-Type', response.content_type)
-                self.send_header('Content-Length', str(len(payload)))
-                for key, value in response.headers.items():
-                    self.send_header(key, str(value))
-                self.end_headers()
-                if payload:
-                    self.wfile.write(payload)
+                try:
+                    payload = response.encode()
+                    self.send_response(response.status)
+                    if payload:
+                        self.send_header('Content-Type', response.content_type)
+                    self.send_header('Content-Length', str(len(payload)))
+                    for key, value in response.headers.items():
+                        self.send_header(key, str(value))
+                    self.end_headers()
+                    if payload:
+                        self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up first (a "late" answer past its read timeout).
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
