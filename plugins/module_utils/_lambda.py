@@ -452,7 +452,6 @@ class LambdaApi(object):
         tried = list(plan.skipped) + [r for r, _reason in attempts]
         raise LambdaError(self.capacity_message(plan.instance_type, tried, skipped), kind='capacity')
 
-
     def settle_launch(self, plan, region, attempts, err):
         """The launch may still land: look the name up for as long as Lambda may take, and never
         launch again (not in this region, not in another) meanwhile."""

@@ -273,6 +273,7 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._runpod import
     validate_ports,
 )
 
+
 class PodManager(object):
 
     def __init__(self, module):

@@ -160,8 +160,8 @@ class Outcome(object):
         msg = result.get('msg') or ''
         self.duplicate = len(after) > 1
         named = [str(i.get('id')) for i in after if str(i.get('id')) in json.dumps(result)]
-        claims_nothing = any(t in msg.lower() for t in ('nothing was created', 'nothing is left billing',
-                                                         'nothing was launched', 'none was rented'))
+        claims = ('nothing was created', 'nothing is left billing', 'nothing was launched', 'none was rented')
+        claims_nothing = any(t in msg.lower() for t in claims)
         # A leak: something bills that the result does not name, or a message that says nothing
         # was created while something bills. (A refused key on a teardown names nothing, and
         # creates nothing: the instance is the user's, and the message says the key is wrong.)
@@ -218,8 +218,8 @@ def _expect_429(o):
 
 def _setup_capacity(provider, fake):
     if provider == 'runpod':
-        fake.add_fault(Fault('POST', r'^/v2/pods$', status=400, body={'title': 'Bad Request', 'status': 400,
-                                                                       'detail': CAPACITY_DETAIL}))
+        body = {'title': 'Bad Request', 'status': 400, 'detail': CAPACITY_DETAIL}
+        fake.add_fault(Fault('POST', r'^/v2/pods$', status=400, body=body))
     elif provider == 'lambda':
         fake.set_capacity('gpu_8x_h100_sxm5', [])
     else:
