@@ -92,7 +92,7 @@ def run_playbook_case(provider, extra, root):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--no-playbooks', action='store_true', help='only the module cases')
     parser.add_argument('--provider', action='append', choices=sorted(faultcases.PROVIDERS))
     options = parser.parse_args()
