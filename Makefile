@@ -42,6 +42,8 @@ bench: deps
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/push.py
 
 clean:
 	rm -rf $(VENV) .cache tests/output .pytest_cache
