@@ -126,17 +126,17 @@ class Demo(object):
         provider_args = ['-e', 'provider=%s' % self.provider, '-e', 'instance_name=%s' % INSTANCE]
         # the machines share this computer's network: the chat tunnel's two ends need two free ports
         self.chat_ports = [free_port(), free_port()]
-        provider_args += ['-e', json.dumps(dict(local_forwards=['%d:%d' % tuple(self.chat_ports)]))]
+        forwards = ['-e', json.dumps(dict(local_forwards=['%d:%d' % tuple(self.chat_ports)]))]
         ssh_user = self.cloud.ssh_user(INSTANCE)
         if ssh_user:
             provider_args += ['-e', 'ssh_user=%s' % ssh_user]
 
         step(1, total, 'provision.yml --check: the price, and what would be created (nothing is)')
-        self.play('provision.yml', '--check', *provider_args)
+        self.play('provision.yml', '--check', *provider_args, *forwards)
 
         step(2, total, 'provision.yml: register the key, show the price, create the instance, wait until SSH '
                        'accepts the key, write the SSH config')
-        self.play('provision.yml', *provider_args)
+        self.play('provision.yml', *provider_args, *forwards)
 
         step(3, total, 'ssh %s, with the SSH config the play wrote (host key pinned)' % INSTANCE)
         config = os.path.join(self.home, '.ssh', 'config')
@@ -188,7 +188,7 @@ class Demo(object):
                   '-e', 'chat_port=%d' % self.chat_ports[1])
         tunnel = subprocess.Popen(['ssh', '-F', config, '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes', '-N', INSTANCE])
         try:
-            self.run(['curl', '-sS', '--retry', '20', '--retry-connrefused', '--retry-delay', '1', '-N', '-H',
+            self.run(['curl', '-s', '--retry', '20', '--retry-connrefused', '--retry-delay', '1', '-N', '-H',
                       'Content-Type: application/json', '-d', '{"messages": [{"role": "user", "content": "Why is the sky blue?"}]}',
                       'http://127.0.0.1:%d/chat/completions' % self.chat_ports[0]])
         finally:
