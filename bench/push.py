@@ -60,11 +60,11 @@ def run(command, what, **kwargs):
     return proc
 
 
-def push_task_seconds(junit_dir, src):
-    """The duration of the push task ("Push <src> to <dir>") in the newest junit report."""
+def push_task_seconds(junit_dir):
+    """The duration of the push task ("Push the working copy ...") in the newest junit report."""
     newest = max(glob.glob(os.path.join(junit_dir, '*.xml')), key=os.path.getmtime)
     for case in ElementTree.parse(newest).iter('testcase'):
-        if 'Push %s to ' % src in case.get('name', ''):
+        if 'Push the working copy (nanochat_src) to ' in case.get('name', ''):
             return float(case.get('time'))
     sys.exit('no push task in %s' % newest)
 
@@ -130,7 +130,7 @@ def main():
             proc = run(playbook, 'the rerun', cwd=work, env=env)
             whole.append(time.monotonic() - start)
             assert 'Pushed 1 change(s)' in proc.stdout, proc.stdout[-3000:]
-            task.append(push_task_seconds(junit_dir, src))
+            task.append(push_task_seconds(junit_dir))
         a, b, c = statistics.median(alone), statistics.median(task), statistics.median(whole)
         files = int(subprocess.run(['bash', '-c', 'cd %s && find . -path ./.venv -prune -o -type f -print | wc -l' % src],
                                    stdout=subprocess.PIPE, text=True, check=True).stdout)
