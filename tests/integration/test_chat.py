@@ -321,3 +321,23 @@ def test_a_pin_without_chat_web_serves_the_older_server_file(ansible, machine, c
     assert again.rc == 0 and again.changed(machine.name) == 0, again
     stopped = ansible.play(CHAT, machine, dict(inventory, chat_state='stopped'))
     assert stopped.rc == 0, stopped
+
+
+def test_without_the_commit_in_its_history_the_server_file_is_fetched(ansible, machine, client, git_server):
+    """A copy without git history (e.g. pushed without .git): the commit comes from chat_server_repo_url
+    into a cache of the role's own; the copy stays as it is."""
+    machine.ssh('cp -a nanochat nogit && rm -rf nogit/.git')
+    assert not os.path.exists(machine.path('nogit/scripts/chat_web.py'))
+    inventory = chat_vars(ansible, machine, client, chat_nanochat_dir='~/nogit', chat_run_dir='~/.chat-fetched',
+                          chat_server_commit=git_server['tag_commit'], chat_server_repo_url=git_server['url'])
+    result = ansible.play(CHAT, machine, inventory)
+    assert result.rc == 0, result
+    assert 'history server from %s' % git_server['tag_commit'] in result.stdout
+    assert os.path.isdir(machine.path('.chat-fetched/nanochat.git'))
+    assert os.path.isfile(machine.path('.chat-fetched/server-%s/scripts/chat_web.py' % git_server['tag_commit']))
+    with client.tunnel():
+        assert client.chat('fetched?') == 'fixture sft model d24 step 5 answers: fetched?'
+    assert not os.path.exists(machine.path('nogit/.git'))
+    assert not os.path.exists(machine.path('nogit/scripts/chat_web.py'))
+    stopped = ansible.play(CHAT, machine, dict(inventory, chat_state='stopped'))
+    assert stopped.rc == 0, stopped

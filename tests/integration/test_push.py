@@ -137,3 +137,16 @@ def test_a_directory_not_pushed_by_the_role_is_not_replaced(ansible, machine, cl
     assert result.rc != 0, result
     assert 'exists and was not pushed by nanochat_src' in result.output
     assert os.listdir(machine.path('precious')) == ['results.txt']
+
+
+def test_status_and_chat_work_on_the_pushed_copy(ansible, machine, client, src):
+    inventory = push_vars(ansible, machine, client, src, chat_port=client.remote_port, chat_ssh_config=client.config)
+    status = ansible.play('nanochat.remote_gpu.status', machine, inventory)
+    assert status.rc == 0 and 'finished (exit code 0)' in status.stdout, status
+    chat = ansible.play('nanochat.remote_gpu.chat', machine, inventory)
+    assert chat.rc == 0, chat
+    assert 'Chat server started on 127.0.0.1:%d' % client.remote_port in chat.stdout
+    with client.tunnel():
+        assert client.chat('pushed?') == 'fixture sft model d24 step 5 answers: pushed?'
+    stopped = ansible.play('nanochat.remote_gpu.chat', machine, dict(inventory, chat_state='stopped'))
+    assert stopped.rc == 0, stopped
