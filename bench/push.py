@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import types
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)

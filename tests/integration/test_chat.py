@@ -15,9 +15,6 @@ import os
 import shlex
 import socket
 import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 
 import pytest
@@ -25,6 +22,7 @@ import pytest
 from tests.integration.conftest import (
     ANSIBLE_PLAYBOOK,
     gate_path,
+    log_text,
     open_gate,
     wait_for_end,
     wait_until,
@@ -199,9 +197,7 @@ def test_refused_while_the_speedrun_runs_and_no_model_yet(ansible, machine, clie
                                                                       NANOCHAT_FAKE_PAUSE_FILE=gate))
     started = ansible.play(SPEEDRUN, machine, inventory)
     assert started.rc == 0, started
-    wait_until(lambda: 'paused at step 3' in (open(machine.path('.nanochat-speedrun/speedrun.log')).read()
-                                             if os.path.exists(machine.path('.nanochat-speedrun/speedrun.log')) else ''),
-               120, 'the run to pause')
+    wait_until(lambda: 'paused at step 3' in log_text(machine), 120, 'the run to pause')
 
     refused_play = ansible.play(CHAT, machine, inventory)
     assert refused_play.rc != 0, refused_play
