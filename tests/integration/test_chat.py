@@ -264,6 +264,27 @@ def test_other_settings_restart_it(ansible, machine, client):
     assert len(words) == 1 and words[0][-6:-2] == ['-g', 'd24', '-s', '5'], words
 
 
+def test_a_running_server_is_left_alone_while_a_new_run_holds_the_gpus(ansible, machine, client):
+    gate = gate_path(machine, 'chat-again')
+    running = chat_vars(ansible, machine, client, chat_step='5', chat_model_tag='d24',
+                        speedrun_env=dict(NANOCHAT_FAKE_PAUSE_AT_STEP='3', NANOCHAT_FAKE_PAUSE_FILE=gate))
+    started = ansible.play(SPEEDRUN, machine, running, extra_vars=dict(speedrun_restart=True))
+    assert started.rc == 0, started
+    wait_until(lambda: 'paused at step 3' in log_text(machine), 120, 'the run to pause')
+    try:
+        same = ansible.play(CHAT, machine, running)
+        assert same.rc == 0 and same.changed(machine.name) == 0, same
+        assert 'Chat server already running' in same.stdout
+        # other settings would restart it on the GPUs the run uses: refused
+        other = ansible.play(CHAT, machine, chat_vars(ansible, machine, client))
+        assert other.rc != 0, other
+        assert 'is still running in stage base_train on the GPUs' in other.output
+        assert len(server_cmdlines(machine)) == 1
+    finally:
+        open_gate(gate)
+    assert wait_for_end(machine) == 0
+
+
 def test_stopped(ansible, machine, client):
     inventory = chat_vars(ansible, machine, client, chat_state='stopped')
     stopped = ansible.play(CHAT, machine, inventory)
