@@ -256,17 +256,25 @@ def test_chat_starts_once_and_answers_through_the_tunnel(ansible, machine, clien
 
 
 def test_other_settings_restart_it(ansible, machine, client):
-    result = ansible.play(CHAT, machine, chat_vars(ansible, machine, client, chat_step='5', chat_model_tag='d24'))
+    too_many = ansible.play(CHAT, machine, chat_vars(ansible, machine, client, chat_num_gpus=9))
+    assert too_many.rc != 0, too_many
+    assert 'chat_num_gpus is 9 but nvidia-smi lists 8 GPU(s)' in too_many.output
+    assert len(server_cmdlines(machine)) == 1, 'the running server is left as it was'
+
+    result = ansible.play(CHAT, machine, chat_vars(ansible, machine, client, chat_step='5', chat_model_tag='d24',
+                                                   chat_num_gpus=2))
     assert result.rc == 0, result
     assert result.changed(machine.name) == 1
     assert 'Chat server restarted' in result.stdout
     words = server_cmdlines(machine)
-    assert len(words) == 1 and words[0][-6:-2] == ['-g', 'd24', '-s', '5'], words
+    assert len(words) == 1 and words[0][-8:-2] == ['-n', '2', '-g', 'd24', '-s', '5'], words
+    with client.tunnel():
+        assert json.loads(client.get('/health'))['num_gpus'] == 2
 
 
 def test_a_running_server_is_left_alone_while_a_new_run_holds_the_gpus(ansible, machine, client):
     gate = gate_path(machine, 'chat-again')
-    running = chat_vars(ansible, machine, client, chat_step='5', chat_model_tag='d24',
+    running = chat_vars(ansible, machine, client, chat_step='5', chat_model_tag='d24', chat_num_gpus=2,
                         speedrun_env=dict(NANOCHAT_FAKE_PAUSE_AT_STEP='3', NANOCHAT_FAKE_PAUSE_FILE=gate))
     started = ansible.play(SPEEDRUN, machine, running, extra_vars=dict(speedrun_restart=True))
     assert started.rc == 0, started
