@@ -43,6 +43,8 @@ bench: deps
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/push.py
 
 clean:
 	rm -rf $(VENV) .cache tests/output .pytest_cache

@@ -158,6 +158,7 @@ def test_provision_connect_speedrun_status_teardown(provider, simcloud, git_serv
     created = laptop.play('provision.yml', laptop.provision_args())
     assert created.rc == 0, created
     assert 'Connect:     ssh %s' % NAME in created.stdout
+    assert 'Editor:      code --remote ssh-remote+%s /' % NAME in created.stdout
     assert len(live(cloud)) == 1
 
     inventory = laptop.inventory_file()

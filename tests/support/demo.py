@@ -4,7 +4,7 @@
 """``make demo``: the whole flow of the collection against a simulated cloud on this machine.
 
 provision.yml -> ssh with the generated config -> the gpu_instances inventory -> speedrun.yml ->
-status.yml -> teardown.yml, with the real playbooks, roles, modules and inventory plugin, against:
+status.yml -> chat.yml (a question through the tunnel) -> teardown.yml, with the real playbooks, roles, modules and inventory plugin, against:
 
 - a strict local fake of the provider's API (tests/fakes), whose instances are real sshd processes
   on 127.0.0.1 with their own Unix users and homes (tests/support/simcloud.py);
@@ -25,6 +25,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,12 @@ from tests.support.simcloud import SimCloud  # noqa: E402  pylint: disable=wrong
 BIN = os.path.dirname(sys.executable)
 INSTANCE = 'nanochat-demo'
 LABELS = {'runpod': 'RunPod', 'lambda': 'Lambda Cloud', 'vastai': 'Vast.ai'}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def say(text=''):
@@ -117,16 +124,19 @@ class Demo(object):
         total = 8
         started = time.monotonic()
         provider_args = ['-e', 'provider=%s' % self.provider, '-e', 'instance_name=%s' % INSTANCE]
+        # the machines share this computer's network: the chat tunnel's two ends need two free ports
+        self.chat_ports = [free_port(), free_port()]
+        forwards = ['-e', json.dumps(dict(local_forwards=['%d:%d' % tuple(self.chat_ports)]))]
         ssh_user = self.cloud.ssh_user(INSTANCE)
         if ssh_user:
             provider_args += ['-e', 'ssh_user=%s' % ssh_user]
 
         step(1, total, 'provision.yml --check: the price, and what would be created (nothing is)')
-        self.play('provision.yml', '--check', *provider_args)
+        self.play('provision.yml', '--check', *provider_args, *forwards)
 
         step(2, total, 'provision.yml: register the key, show the price, create the instance, wait until SSH '
                        'accepts the key, write the SSH config')
-        self.play('provision.yml', *provider_args)
+        self.play('provision.yml', *provider_args, *forwards)
 
         step(3, total, 'ssh %s, with the SSH config the play wrote (host key pinned)' % INSTANCE)
         config = os.path.join(self.home, '.ssh', 'config')
@@ -154,6 +164,8 @@ class Demo(object):
             time.sleep(1)
         self.play('status.yml', '-i', self.inventory)
 
+        self.chat(config)
+
         step(7, total, 'rsync the chat model home through the SSH alias, before teardown deletes the disk')
         results = os.path.join(self.folder, 'results')
         self.run(['rsync', '-a', '-e', 'ssh -F %s -o BatchMode=yes' % config,
@@ -167,6 +179,22 @@ class Demo(object):
         say()
         say('Demo finished in %.0f s: provisioned, connected, trained (simulated), watched and torn down on a '
             'simulated %s.' % (time.monotonic() - started, LABELS[self.provider]))
+
+    def chat(self, config):
+        """chat.yml, then a question to the model through the tunnel (the SSH config's LocalForward)."""
+        say()
+        say('chat.yml: the chat web UI on 127.0.0.1:%d of the machine, checked through the tunnel; then a question' % self.chat_ports[1])
+        self.play('chat.yml', '-i', self.inventory, '-e', '@' + self.speedrun_vars, '-e', 'chat_ssh_config=' + config,
+                  '-e', 'chat_port=%d' % self.chat_ports[1])
+        tunnel = subprocess.Popen(['ssh', '-F', config, '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes', '-N', INSTANCE])
+        try:
+            self.run(['curl', '-s', '--retry', '20', '--retry-connrefused', '--retry-delay', '1', '-N', '-H',
+                      'Content-Type: application/json', '-d', '{"messages": [{"role": "user", "content": "Why is the sky blue?"}]}',
+                      'http://127.0.0.1:%d/chat/completions' % self.chat_ports[0]])
+        finally:
+            tunnel.terminate()
+            tunnel.wait(timeout=10)
+        self.play('chat.yml', '-i', self.inventory, '-e', 'chat_state=stopped')
 
     def live_instances(self):
         """Instances the provider still lists, through the collection's own adapter."""

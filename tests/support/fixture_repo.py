@@ -5,7 +5,9 @@
 
 :func:`build_fixture_repo` turns tests/fixtures/nanochat into a bare repository with two commits:
 the first tagged ``v0.1.0``, the second (on ``master``) changing only the README, so a role can
-be pinned to a tag, a commit or a branch and moved between them. :class:`GitServer` serves a
+be pinned to a tag, a commit or a branch and moved between them. Both have the web UI stand-in
+(``scripts/chat_web.py``, ``nanochat/ui.html``), like nanochat up to 21a7774; a third commit on
+branch ``no-web-ui`` deletes it, like nanochat's HEAD (``noui_commit``: the HEAD-like pin). :class:`GitServer` serves a
 directory of bare repositories over ``git://127.0.0.1:PORT/<name>`` - a URL every test user
 can clone (cloning a ``file://`` repository owned by root fails git's ownership check).
 """
@@ -34,7 +36,8 @@ def _git(args, cwd):
 
 
 def build_fixture_repo(root, name='nanochat.git'):
-    """Create ``<root>/<name>`` (bare). Returns dict(path, tag, tag_commit, head_commit, branch)."""
+    """Create ``<root>/<name>`` (bare). Returns dict(path, tag, tag_commit, head_commit, branch,
+    noui_commit, noui_branch)."""
     work = tempfile.mkdtemp(prefix='nrg-fixture-work-')
     try:
         src = os.path.join(work, 'nanochat')
@@ -48,6 +51,11 @@ def build_fixture_repo(root, name='nanochat.git'):
             handle.write('\nSecond commit: only this line changed (tests move between versions).\n')
         _git(['commit', '-q', '-am', 'README: second commit'], src)
         head_commit = _git(['rev-parse', 'HEAD'], src)
+        _git(['checkout', '-q', '-b', 'no-web-ui'], src)
+        _git(['rm', '-q', 'scripts/chat_web.py', 'nanochat/ui.html'], src)
+        _git(['commit', '-q', '-m', 'remove the web UI (like nanochat da32e1d)'], src)
+        noui_commit = _git(['rev-parse', 'HEAD'], src)
+        _git(['checkout', '-q', 'master'], src)
         path = os.path.join(root, name)
         _git(['clone', '-q', '--bare', src, path], work)
     finally:
@@ -56,7 +64,8 @@ def build_fixture_repo(root, name='nanochat.git'):
         os.chmod(dirpath, 0o755)
         for filename in filenames:
             os.chmod(os.path.join(dirpath, filename), 0o644)
-    return dict(path=path, tag='v0.1.0', tag_commit=tag_commit, head_commit=head_commit, branch='master')
+    return dict(path=path, tag='v0.1.0', tag_commit=tag_commit, head_commit=head_commit, branch='master',
+                noui_commit=noui_commit, noui_branch='no-web-ui')
 
 
 class GitServer(object):
