@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nanochat.remote_gpu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""train.yml from nothing to a verified model at home and 0 instances, against each provider's
+fake with real sshd machines; teardown's refusal before a fetch and its force path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import wait_until
+from tests.integration.test_cloud_e2e import BIN, NAME, REPO_ROOT, Laptop, live, simcloud  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.integration
+
+
+def sha256sum_check(dest):
+    return subprocess.run(['sha256sum', '--check', '--strict', 'MANIFEST.sha256'], cwd=dest, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False)
+
+
+def train_vars(laptop, dest, **extra):
+    values = laptop.provision_args()
+    values.update(laptop.speedrun_vars(), fetch_dest=dest, fetch_reserve_mb=0, train_poll_delay=1)
+    values.update(extra)
+    return values
+
+
+@pytest.mark.parametrize('provider', ['runpod', 'lambda', 'vastai'])
+def test_train_end_to_end_leaves_a_verified_model_and_nothing_billing(provider, simcloud, git_server, tmp_path):  # noqa: F811
+    cloud = simcloud(provider)
+    laptop = Laptop(tmp_path, cloud, git_server)
+    dest = os.path.join(laptop.work, 'model')
+    done = laptop.play('train.yml', train_vars(laptop, dest))
+    assert done.rc == 0, done
+    assert live(cloud) == [], 'nothing left billing'
+    assert sha256sum_check(dest).returncode == 0
+    assert os.path.exists(os.path.join(dest, 'chatsft_checkpoints', 'd24', 'model_000005.pt'))
+    assert 'exit_code=0' in open(os.path.join(dest, 'run', 'state')).read()
+    assert 'Billing ended for %s' % NAME in done.stdout
+    assert 'Done: the model of run' in done.stdout
+
+
+def test_train_killed_during_the_wait_converges_on_one_instance_and_one_run(simcloud, git_server, tmp_path):  # noqa: F811
+    cloud = simcloud('runpod')
+    laptop = Laptop(tmp_path, cloud, git_server)
+    dest = os.path.join(laptop.work, 'model')
+    gate = os.path.join(cloud.work_dir, 'gate')
+    values = train_vars(laptop, dest, speedrun_env=dict(NANOCHAT_FAKE_PAUSE_AT_STEP='5', NANOCHAT_FAKE_PAUSE_FILE=gate))
+    path = os.path.join(laptop.work, 'train-vars.json')
+    with open(path, 'w') as handle:
+        json.dump(values, handle)
+    command = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO_ROOT, 'playbooks', 'train.yml'), '-e', '@' + path]
+    log_path = os.path.join(laptop.work, 'first.log')
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=laptop.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        wait_until(lambda: 'TASK [Progress]' in open(log_path).read() or proc.poll() is not None, 400, 'train.yml to wait')
+        assert proc.poll() is None, open(log_path).read()[-4000:]
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C during the wait
+        proc.wait(timeout=60)
+    assert len(live(cloud)) == 1
+    machine = cloud.machine(NAME)
+    state_path = os.path.join(machine.home, '.nanochat-speedrun', 'state')
+    assert 'exit_code=' not in open(state_path).read(), 'the run goes on without the laptop'
+    with open(gate, 'w') as handle:
+        handle.write('go\n')
+    os.chmod(gate, 0o644)
+    again = laptop.play('train.yml', values)
+    assert again.rc == 0, again
+    assert 'not launching another one' in again.stdout
+    state = open(os.path.join(dest, 'run', 'state')).read()  # the run's state file, fetched home
+    assert state.count('run_id=') == 1 and 'exit_code=0' in state, 'one run, finished'
+    assert len(cloud.fake.calls_to('POST', r'^/v2/pods$')) == 1, 'one instance created, over both runs'
+    assert live(cloud) == []
+    assert sha256sum_check(dest).returncode == 0
