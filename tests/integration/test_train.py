@@ -79,3 +79,41 @@ def test_train_killed_during_the_wait_converges_on_one_instance_and_one_run(simc
     assert len(cloud.fake.calls_to('POST', r'^/v2/pods$')) == 1, 'one instance created, over both runs'
     assert live(cloud) == []
     assert sha256sum_check(dest).returncode == 0
+
+
+def flat(result):
+    """The play's output with YAML's line wrapping undone (callback_result_format = yaml)."""
+    return ' '.join(result.stdout.replace("'", ' ').split()).replace('  ', ' ')
+
+
+def _fake_run(laptop, alias):
+    """What a speedrun leaves (the wrapper's state file, a model in NANOCHAT_BASE_DIR), as the machine's user."""
+    script = ('mkdir -p ~/.nanochat-speedrun ~/.cache/nanochat/chatsft_checkpoints/d24 && '
+              'printf "version=1\\nrun_id=r1\\nlaunched_at=1\\nstarted_at=1\\nfinished_at=2\\nexit_code=0\\n" > ~/.nanochat-speedrun/state && '
+              'head -c 5000 /dev/urandom > ~/.cache/nanochat/chatsft_checkpoints/d24/model_000005.pt && '
+              'echo {} > ~/.cache/nanochat/chatsft_checkpoints/d24/meta_000005.json')
+    done = laptop.ssh(alias, script)
+    assert done.returncode == 0, done.stderr
+
+
+def test_teardown_force_terminates_unfetched_and_unreachable_instances_saying_so(simcloud, git_server, tmp_path):  # noqa: F811
+    cloud = simcloud('vastai')
+    laptop = Laptop(tmp_path, cloud, git_server)
+    assert laptop.play('provision.yml', laptop.provision_args()).rc == 0
+    assert laptop.play('provision.yml', laptop.provision_args(name=NAME + '-b')).rc == 0
+    _fake_run(laptop, NAME)
+    cloud.machine(NAME + '-b').stop()  # powered off: sshd gone
+
+    refused = laptop.play('teardown.yml', laptop.provision_args())
+    assert refused.rc != 0 and 'were never fetched' in flat(refused), refused.stdout[-3000:]
+    assert 'chatsft_checkpoints/d24/model_000005.pt 4.88 KB' in flat(refused), refused.stdout[-3000:]
+    unreachable = laptop.play('teardown.yml', laptop.provision_args(name=NAME + '-b'))
+    assert unreachable.rc != 0 and 'cannot be reached over SSH' in flat(unreachable), unreachable.stdout[unreachable.stdout.find('Check that no'):][:5000]
+    assert len(live(cloud)) == 2
+
+    forced = laptop.play('teardown.yml', laptop.provision_args(force=True))
+    assert forced.rc == 0, forced
+    assert 'force is set: terminating anyway' in flat(forced) and NAME + ' (4.9' in flat(forced), forced.stdout[-3000:]
+    forced_b = laptop.play('teardown.yml', laptop.provision_args(name=NAME + '-b', force=True))
+    assert forced_b.rc == 0 and 'not checked (unreachable)' in flat(forced_b), forced_b
+    assert live(cloud) == []
