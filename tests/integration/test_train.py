@@ -117,3 +117,14 @@ def test_teardown_force_terminates_unfetched_and_unreachable_instances_saying_so
     forced_b = laptop.play('teardown.yml', laptop.provision_args(name=NAME + '-b', force=True))
     assert forced_b.rc == 0 and 'not checked (unreachable)' in flat(forced_b), forced_b
     assert live(cloud) == []
+
+
+def test_provision_shows_the_speedrun_estimate_and_max_cost_refuses_before_creating(simcloud, git_server, tmp_path):  # noqa: F811
+    cloud = simcloud('vastai')
+    laptop = Laptop(tmp_path, cloud, git_server)
+    checked = laptop.play('provision.yml', laptop.provision_args(), check=True)
+    assert checked.rc == 0 and 'a speedrun takes about 2.0 h' in flat(checked), checked
+    refused = laptop.play('provision.yml', laptop.provision_args(max_cost_usd=5))
+    assert refused.rc != 0 and 'above max_cost_usd 5' in flat(refused), refused
+    assert 'nothing was created' in flat(refused)
+    assert cloud.fake.calls_to('PUT', r'/asks/') == [] and live(cloud) == []
