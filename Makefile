@@ -42,6 +42,7 @@ bench: deps
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/fetch.py
 
 clean:
 	rm -rf $(VENV) .cache tests/output .pytest_cache
