@@ -80,10 +80,10 @@ def main():
         fetch = [os.path.join(BIN, 'ansible-playbook'), '-i', inventory, 'nanochat.remote_gpu.fetch', '-e', 'fetch_dest=' + dest_a,
                  '-e', 'fetch_ssh_config_file=' + config, '-e', 'fetch_reserve_mb=0']
         base = machine.path('.cache', 'nanochat')
-        files = sorted(os.path.relpath(os.path.join(d, f), base) for d, _, fs in os.walk(base) for f in fs)
+        files = sorted(os.path.relpath(os.path.join(d, f), base) for d, _dirs, fs in os.walk(base) for f in fs)
         total = sum(os.path.getsize(os.path.join(base, f)) for f in files) + sum(
             os.path.getsize(machine.path('.nanochat-speedrun', n)) for n in ('speedrun.log', 'state'))
-        a, _ = timed(fetch, env, work)
+        a, _out = timed(fetch, env, work)
         os.makedirs(os.path.join(dest_b, 'run'))
         start = time.monotonic()
         ssh = 'ssh -o BatchMode=yes -F %s' % config
@@ -94,7 +94,7 @@ def main():
         b = time.monotonic() - start
         c, out = timed(fetch, env, work)
         changed = RECAP_RE.search(out).group(1)
-        d, _ = timed([os.path.join(BIN, 'ansible'), '-i', inventory, 'all', '-m', 'ansible.builtin.ping'], env, work)
+        d, _out = timed([os.path.join(BIN, 'ansible'), '-i', inventory, 'all', '-m', 'ansible.builtin.ping'], env, work)
         mb = total / 1048576.0
         print('fetch.py: %.0f MiB (%d files + log and state) over %s' % (mb, len(files), machine.name))
         print('  (a) fetch.yml            %6.2f s  %7.1f MiB/s' % (a, mb / a))

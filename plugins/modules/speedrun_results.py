@@ -346,8 +346,8 @@ def main():
                      extra_paths=p['extra_paths'])
     if p['action'] == 'check' and marker and isinstance(marker.get('selection'), dict):
         selection.update((k, v) for k, v in marker['selection'].items() if k in selection)
+    # base_dir is type path (expanded); the state file records an absolute path
     base_dir = p['base_dir'] or state.get('base_dir') or os.path.join(home, '.cache', 'nanochat')
-    base_dir = os.path.expanduser(base_dir)
     try:
         chosen = results.select(base_dir, run_dir, **selection)
         files = results.describe(chosen, cache=(marker or {}).get('files'))

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import ANSIBLE_PLAYBOOK, PlayResult, wait_until
+from tests.integration.conftest import ANSIBLE_PLAYBOOK, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def test_fetch_copies_verifies_marks_then_copies_nothing(ansible, run_machine, t
     first = ansible.play(FETCH, machine, extra_vars=fetch_vars(ansible, machine, dest))
     assert first.rc == 0, first
     assert first.changed(machine.name) > 0
-    names = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs)
+    names = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _dirs, fs in os.walk(dest) for f in fs)
     assert names == ['.nanochat-fetch.json', '.nanochat-fetch.log', 'MANIFEST.sha256', 'base_eval/base_model_000020.csv',
                      'chatsft_checkpoints/d24/meta_000005.json', 'chatsft_checkpoints/d24/model_000005.pt',
                      'run/speedrun.log', 'run/state', 'tokenizer/tokenizer.pkl'], 'the last step only, no base checkpoints'

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from tests.integration.conftest import wait_until
-from tests.integration.test_cloud_e2e import BIN, NAME, REPO_ROOT, Laptop, live, simcloud  # noqa: F401 (fixture)
+from tests.integration.test_cloud_e2e import BIN, NAME, REPO_ROOT, Laptop, live, simcloud  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 

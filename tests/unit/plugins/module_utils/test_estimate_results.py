@@ -51,12 +51,12 @@ def test_selection_manifest_marker_and_local_verify(tmp_path):
                 'base_checkpoints/d24/meta_000020.json', 'base_checkpoints/d24/optim_000020_rank0.pt'):
         _write(base, rel, rel)
     _write(run, 'state', 'exit_code=0\n')
-    rels = [r for r, _ in res.select(base, run)]
+    rels = [r for r, _path in res.select(base, run)]
     assert rels == ['chatsft_checkpoints/d24/meta_000010.json', 'chatsft_checkpoints/d24/model_000010.pt',
                     'tokenizer/tokenizer.pkl', 'run/state']
-    with_base = [r for r, _ in res.select(base, run, base_checkpoints=True)]
+    with_base = [r for r, _path in res.select(base, run, base_checkpoints=True)]
     assert 'base_checkpoints/d24/model_000020.pt' in with_base and 'base_checkpoints/d24/optim_000020_rank0.pt' not in with_base
-    assert 'base_checkpoints/d24/optim_000020_rank0.pt' in [r for r, _ in res.select(base, run, base_checkpoints=True, optimizer=True)]
+    assert 'base_checkpoints/d24/optim_000020_rank0.pt' in [r for r, _path in res.select(base, run, base_checkpoints=True, optimizer=True)]
     files = res.describe(res.select(base, run))
     text = res.manifest_text(files)
     assert res.manifest_digest(files) == hashlib.sha256(text.encode()).hexdigest()
