@@ -45,6 +45,7 @@ bench: deps
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/fetch.py
 
 clean:
 	rm -rf $(VENV) .cache tests/output .pytest_cache

@@ -47,6 +47,16 @@ options:
         PATH the GPU list is empty.
     type: bool
     default: true
+  price_per_hour:
+    description:
+      - The instance's price in USD per hour (the inventory's C(instance_price_per_hour)). With it the
+        module returns the cost so far and the projected total at the ETA.
+    type: float
+  billing_since:
+    description:
+      - When the instance started billing (epoch seconds). Default - when the run was launched, which
+        leaves out the setup before it (a lower bound).
+    type: int
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -269,6 +279,14 @@ speedrun:
     base_dir:
       description: C(NANOCHAT_BASE_DIR) of the run (data and checkpoints).
       type: str
+    cost_so_far_usd:
+      description: O(price_per_hour) times the time billed so far; null without a price or before a run.
+      type: float
+      sample: 12.34
+    projected_total_usd:
+      description: RV(speedrun.cost_so_far_usd) plus the price of the time left until the ETA (base_train); null when unknown.
+      type: float
+      sample: 47.9
     summary:
       description: A short readable report, one line an item.
       type: list
@@ -284,6 +302,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -294,6 +313,7 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun impo
     parse_state,
     summary_lines,
 )
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._estimate import run_cost
 
 MAX_LOG_BYTES = 32 * 1024 * 1024
 
@@ -362,6 +382,8 @@ def main():
             session=dict(type='str', default='nanochat-speedrun'),
             log_lines=dict(type='int', default=10),
             gpu_stats=dict(type='bool', default=True),
+            price_per_hour=dict(type='float'),
+            billing_since=dict(type='int'),
         ),
         supports_check_mode=True,
     )
@@ -396,7 +418,19 @@ def main():
         status['log_path'] = log_path
     status['run_dir'] = run_dir
     status['home'] = pwd.getpwuid(os.getuid()).pw_dir
+    status.update(cost_so_far_usd=None, projected_total_usd=None)
+    if module.params['price_per_hour'] is not None and state_text is not None:
+        state = parse_state(state_text)
+        since = module.params['billing_since'] or state.get('launched_at')
+        end = state.get('finished_at') if status['state'] != 'running' else None
+        billed = None if not since else max(0, (end or time.time()) - since)
+        status.update(run_cost(module.params['price_per_hour'], billed,
+                               status['eta_seconds'] if status['state'] == 'running' else (0 if end else None)))
     status['summary'] = summary_lines(status)
+    if status['cost_so_far_usd'] is not None:
+        status['summary'].insert(1, 'cost so far: %.2f USD at %.2f USD/hour%s' % (
+            status['cost_so_far_usd'], module.params['price_per_hour'],
+            '' if status['projected_total_usd'] is None else ', projected total %.2f USD at the ETA' % status['projected_total_usd']))
     module.exit_json(changed=False, speedrun=status)
 
 

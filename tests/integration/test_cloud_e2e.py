@@ -188,15 +188,27 @@ def test_provision_connect_speedrun_status_teardown(provider, simcloud, git_serv
     assert status.rc == 0, status
     assert 'finished' in status.stdout
 
-    # The README's way home for the results: rsync through the SSH alias (pinned host key).
+    # Teardown before the fetch: refused, the instance still listed, what would be lost said.
+    refused = laptop.play('teardown.yml', laptop.provision_args())
+    assert refused.rc != 0, refused
+    text = ' '.join(refused.stdout.replace("'", ' ').split())  # YAML's line wrapping undone
+    assert 'were never fetched' in text and 'chatsft_checkpoints/d24/model_000005.pt' in text, refused
+    assert 'ansible-playbook nanochat.remote_gpu.fetch' in text
+    assert len(live(cloud)) == 1
+    checked = laptop.play('teardown.yml', laptop.provision_args(), check=True)
+    assert checked.rc != 0 and 'were never fetched' in ' '.join(checked.stdout.split()) and len(live(cloud)) == 1, checked
+
+    # Home with fetch.yml through the SSH alias (pinned host key), verified.
     results = os.path.join(laptop.work, 'results')
-    fetched = laptop.rsync(NAME, '.cache/nanochat/chatsft_checkpoints', results)
-    assert fetched.returncode == 0, fetched.stderr
+    fetched = laptop.play('fetch.yml', dict(fetch_dest=results, fetch_reserve_mb=0), inventory=inventory)
+    assert fetched.rc == 0, fetched
     assert os.listdir(os.path.join(results, 'chatsft_checkpoints', 'd24')) != []
+    assert subprocess.run(['sha256sum', '-c', 'MANIFEST.sha256'], cwd=results, check=False).returncode == 0
 
     removed = laptop.play('teardown.yml', laptop.provision_args())
     assert removed.rc == 0, removed
     assert 'Terminated 1 %s instance(s): %s' % (provider, NAME) in removed.stdout
+    assert 'Billing ended for %s' % NAME in ' '.join(removed.stdout.split())
     assert live(cloud) == []
     assert cloud.machine(NAME) is None, 'the machine behind the instance is gone'
     assert not laptop.ssh_files_mention(NAME)

@@ -120,6 +120,11 @@ class Demo(object):
         return self.run([os.path.join(BIN, 'ansible-playbook'), os.path.join('playbooks', playbook)] + list(args),
                         check=check)
 
+    def fetch(self):
+        results = os.path.join(self.folder, 'results')
+        self.play('fetch.yml', '-i', self.inventory, '-e', 'fetch_dest=%s' % results, '-e', 'fetch_reserve_mb=0')
+        self.run(['bash', '-c', 'cd %s && sha256sum -c MANIFEST.sha256' % shlex.quote(results)])
+
     def main(self):
         total = 8
         started = time.monotonic()
@@ -166,13 +171,10 @@ class Demo(object):
 
         self.chat(config)
 
-        step(7, total, 'rsync the chat model home through the SSH alias, before teardown deletes the disk')
-        results = os.path.join(self.folder, 'results')
-        self.run(['rsync', '-a', '-e', 'ssh -F %s -o BatchMode=yes' % config,
-                  '%s:.cache/nanochat/chatsft_checkpoints' % INSTANCE, results + '/'])
-        self.run(['find', results, '-type', 'f'])
+        step(7, total, 'fetch.yml: the results home over the SSH alias, verified against a manifest made on the machine')
+        self.fetch()
 
-        step(8, total, 'teardown.yml: terminate the instance, forget its SSH entry')
+        step(8, total, 'teardown.yml: checks the results were fetched, terminates, says what the instance cost')
         self.play('teardown.yml', *provider_args)
         say('The fake %s API now lists %d instance(s); SSH files mentioning %s: %s' % (
             LABELS[self.provider], len(self.live_instances()), INSTANCE, self.ssh_mentions() or 'none'))
