@@ -119,7 +119,7 @@ def test_teardown_force_terminates_unfetched_and_unreachable_instances_saying_so
     assert live(cloud) == []
 
 
-def test_provision_shows_the_speedrun_estimate_and_max_cost_refuses_before_creating(simcloud, git_server, tmp_path):  # noqa: F811
+def test_provision_shows_the_speedrun_estimate_and_max_cost_refuses_before_any_write(simcloud, git_server, tmp_path):  # noqa: F811
     cloud = simcloud('vastai')
     laptop = Laptop(tmp_path, cloud, git_server)
     checked = laptop.play('provision.yml', laptop.provision_args(), check=True)
@@ -127,4 +127,6 @@ def test_provision_shows_the_speedrun_estimate_and_max_cost_refuses_before_creat
     refused = laptop.play('provision.yml', laptop.provision_args(max_cost_usd=5))
     assert refused.rc != 0 and 'above max_cost_usd 5' in flat(refused), refused
     assert 'nothing was created' in flat(refused)
-    assert cloud.fake.calls_to('PUT', r'/asks/') == [] and live(cloud) == []
+    # The offer search is a POST that only reads; nothing else may have been sent (no key registered).
+    writes = [c for c in cloud.fake.writes() if c['path'] != '/api/v0/bundles/']
+    assert writes == [] and live(cloud) == [], writes
