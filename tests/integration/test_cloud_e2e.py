@@ -251,7 +251,11 @@ def test_keep_on_failure_keeps_the_instance_and_says_it_bills(simcloud, git_serv
     assert result.rc != 0
     assert 'was KEPT and is billing' in result.stdout and 'nanochat.remote_gpu.teardown' in result.stdout
     assert [i['name'] for i in live(cloud)] == [NAME]
-    removed = laptop.play('teardown.yml', laptop.provision_args())
+    # Its SSH never accepted the key, so teardown cannot check for results: it refuses without force.
+    refused = laptop.play('teardown.yml', laptop.provision_args())
+    assert refused.rc != 0 and 'cannot be reached over SSH' in ' '.join(refused.stdout.split()), refused
+    assert [i['name'] for i in live(cloud)] == [NAME]
+    removed = laptop.play('teardown.yml', laptop.provision_args(force=True))
     assert removed.rc == 0, removed
     assert live(cloud) == []
 
@@ -322,11 +326,16 @@ def test_teardown_all_lists_then_terminates_only_the_prefixed_instances(simcloud
     for name in ('nanochat-a', 'nanochat-b', 'other-project'):  # pods without keys: they never get SSH, but bill
         api.create_pod(create_pod_body(name, 'NVIDIA H100 80GB HBM3', gpu_count=1))
     laptop = Laptop(tmp_path, cloud, git_server)
-    checked = laptop.play('teardown.yml', dict(provider='runpod', all=True), check=True)
+    # Pods never reachable over SSH (no alias, no key): teardown cannot check them for results, so
+    # it refuses them without force, and with force terminates only the prefixed ones.
+    refused = laptop.play('teardown.yml', dict(provider='runpod', all=True))
+    assert refused.rc != 0 and 'cannot be reached over SSH' in ' '.join(refused.stdout.split()), refused
+    assert len(live(cloud)) == 3
+    checked = laptop.play('teardown.yml', dict(provider='runpod', all=True, force=True), check=True)
     assert checked.rc == 0, checked
     assert 'Would terminate 2 runpod instance(s): nanochat-a' in checked.stdout and 'nanochat-b' in checked.stdout
     assert len(live(cloud)) == 3
-    removed = laptop.play('teardown.yml', dict(provider='runpod', all=True))
+    removed = laptop.play('teardown.yml', dict(provider='runpod', all=True, force=True))
     assert removed.rc == 0, removed
     assert 'Terminating 2 runpod instance(s)' in removed.stdout
     assert sorted(i['name'] for i in live(cloud)) == ['other-project']
