@@ -32,6 +32,7 @@ later lines win::
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -415,3 +416,33 @@ def summary_lines(status, host=None):
         lines.append('last log lines%s:' % (' (%s)' % status['log_path'] if status['log_path'] else ''))
         lines.extend('  ' + line for line in status['log_tail'])
     return lines
+
+
+def read_text(path, max_bytes=None):
+    """The file's text (the last max_bytes of it), or None when it does not exist."""
+    try:
+        with open(path, 'rb') as handle:
+            if max_bytes:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except (IOError, OSError):
+        return None
+    return data.decode('utf-8', errors='replace')
+
+
+def pid_alive(pid):
+    """Whether the process runs (a zombie does not; one of another user does)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    status = read_text('/proc/%d/status' % pid)
+    return not (status and '\nState:\tZ' in status)

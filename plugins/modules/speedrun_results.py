@@ -221,30 +221,7 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils import _results as results
-from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun import build_status, parse_state
-
-
-def read_text(path):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8', errors='replace')
-    except (IOError, OSError):
-        return None
-
-
-def pid_alive(pid):
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    status = read_text('/proc/%d/status' % pid)
-    return not (status and '\nState:\tZ' in status)
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun import build_status, parse_state, pid_alive, read_text
 
 
 def run_state(run_dir):

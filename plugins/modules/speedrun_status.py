@@ -311,43 +311,13 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun impo
     build_status,
     parse_gpus,
     parse_state,
+    pid_alive,
+    read_text,
     summary_lines,
 )
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._estimate import run_cost
 
 MAX_LOG_BYTES = 32 * 1024 * 1024
-
-
-def read_text(path, max_bytes=None):
-    """The file's text (the last max_bytes of it), or None when it does not exist."""
-    try:
-        with open(path, 'rb') as handle:
-            if max_bytes:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - max_bytes))
-            data = handle.read()
-    except (IOError, OSError):
-        return None
-    return data.decode('utf-8', errors='replace')
-
-
-def pid_alive(pid):
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    # a zombie is not alive
-    status = read_text('/proc/%d/status' % pid)
-    if status and '\nState:\tZ' in status:
-        return False
-    return True
 
 
 def tmux_session_exists(session):
