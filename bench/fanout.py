@@ -81,7 +81,7 @@ def run(count, root, git, pin, boot_delay, quota):
         provision = play(env, 'playbooks/provision.yml', '-i', fleet, '-e', 'provision_hosts=fleet', '-e', 'provider=runpod')
         bootstrap = play(env, 'playbooks/speedrun.yml', '-i', inventory, '-e', '@' + speedrun_vars)
         throttled = sum(1 for c in cloud.fake.calls if c['status'] == 429)
-        play(env, 'playbooks/teardown.yml', '-e', 'provider=runpod', '-e', 'all=true', '-e', 'name_prefix=nanochat-fan-')
+        play(env, 'playbooks/teardown.yml', '-e', 'provider=runpod', '-e', 'all_instances=true', '-e', 'name_prefix=nanochat-fan-')
         return dict(provision=provision, bootstrap=bootstrap, total=provision + bootstrap, throttled=throttled)
     finally:
         cloud.close()

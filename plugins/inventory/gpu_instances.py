@@ -33,6 +33,11 @@ description:
   - Data from the provider APIs is never templated (it is marked unsafe), including instance names
     used as host names.
   - The inventory file name must end in C(.gpu_instances.yml) or C(.gpu_instances.yaml).
+  - >-
+    The API key and URL options, O(ssh_user), O(ssh_private_key_file) and O(known_hosts_file) are
+    templated, so C({{ lookup('ansible.builtin.env', 'MY_RUNPOD_KEY') }}) or another lookup works
+    (an inline C(!vault) value works too). An inventory source sees no inventory variables
+    (C(group_vars), C(host_vars)); a template naming one fails, saying which option.
 requirements:
   - requests >= 2.28 (on the control node)
 extends_documentation_fragment:
@@ -186,6 +191,9 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._common import
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._instance import INSTANCE_KEYS, STATUSES, ssh_ready
 
 PROVIDER_GROUPS = ('runpod', 'lambda', 'vastai')
+# Options whose values may be templates (lookups), as in amazon.aws and hetzner.hcloud.
+TEMPLATED_OPTIONS = frozenset(['%s_api_%s' % (p, what) for p in PROVIDER_GROUPS for what in ('key', 'url')]
+                              + ['ssh_user', 'ssh_private_key_file', 'known_hosts_file'])
 # Fields O(filters) may name: every normalized field but the provider's raw object.
 FILTER_FIELDS = tuple(k for k in INSTANCE_KEYS if k != 'raw')
 # Error codes that mean "the key was refused" even when the status is not 401 (Vast.ai can
@@ -224,6 +232,24 @@ def valid_cached(instances):
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     NAME = 'nanochat.remote_gpu.gpu_instances'
+
+    def get_option(self, option, hostvars=None):
+        value = super(InventoryModule, self).get_option(option, hostvars=hostvars)
+        if option in TEMPLATED_OPTIONS and isinstance(value, str) and self.templar.is_template(value):
+            templar = self.templar
+            templar.available_variables = {}
+            try:
+                value = templar.template(value)
+            except Exception as exc:  # pylint: disable=broad-except
+                # the error names the undefined variable or the failing lookup, never the value
+                raise AnsibleError('gpu_instances: could not template the option %s: %s. An inventory source sees no '
+                                   'inventory variables (group_vars, host_vars): use a lookup (for example '
+                                   "\"{{ lookup('ansible.builtin.env', 'MY_KEY') }}\") or an inline !vault value"
+                                   % (option, to_native(exc)))
+            value = to_native(value) if value is not None else None
+            if option in ('ssh_private_key_file', 'known_hosts_file') and value:
+                value = os.path.expanduser(value)
+        return value
 
     def verify_file(self, path):
         return super(InventoryModule, self).verify_file(path) and path.endswith(('.gpu_instances.yml', '.gpu_instances.yaml'))

@@ -21,7 +21,7 @@ description:
   - The module never asks Lambda to generate a key pair (that would return a private key); bring
     your own public key.
   - Adding or removing a key does not change instances that already run.
-  - Every run returns all the account's keys in RV(keys). Without O(name) the module changes
+  - Every run returns all the account's keys in RV(ssh_keys). Without O(name) the module changes
     nothing and only lists them.
 options:
   name:
@@ -69,7 +69,7 @@ EXAMPLES = r"""
 
 - name: Show their names
   ansible.builtin.debug:
-    msg: "{{ lambda_keys.keys | map(attribute='name') | list }}"
+    msg: "{{ lambda_keys.ssh_keys | map(attribute='name') | list }}"
 
 - name: Remove the key
   nanochat.remote_gpu.lambda_ssh_key:
@@ -98,7 +98,7 @@ ssh_key:
       description: The public key.
       type: str
       sample: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T me@laptop
-keys:
+ssh_keys:
   description: Every SSH key of the account after the task (as predicted in check mode).
   returned: always
   type: list
@@ -163,14 +163,14 @@ def present(module, api, keys):
     named = [k for k in keys if k['name'] == name]
     for key in named:
         if same_public_key(key['public_key'], public_key):
-            module.exit(False, ssh_key=key, keys=keys, diff=dict(before=key_view(key), after=key_view(key)))
+            module.exit(False, ssh_key=key, ssh_keys=keys, diff=dict(before=key_view(key), after=key_view(key)))
     if named:
         module.fail('Lambda Cloud already has an SSH key named "%s" (id %s) with a different public key, and cannot update '
                     'a key in place. Remove it first (state=absent; running instances keep their keys), or use another '
                     'name. Nothing was changed.' % (name, named[0]['id']), ssh_key=named[0])
     if module.check_mode:
         predicted = dict(id=None, name=name, public_key=public_key)
-        module.exit(True, ssh_key=predicted, keys=keys + [predicted], diff=dict(before=key_view(None), after=key_view(predicted)))
+        module.exit(True, ssh_key=predicted, ssh_keys=keys + [predicted], diff=dict(before=key_view(None), after=key_view(predicted)))
     try:
         key = api.add_ssh_key(name, public_key)
     except ApiError as err:
@@ -180,7 +180,7 @@ def present(module, api, keys):
         key = next((k for k in api.ssh_keys() if k['name'] == name and same_public_key(k['public_key'], public_key)), None)
         if key is None:
             raise
-    module.exit(True, ssh_key=key, keys=keys + [key], diff=dict(before=key_view(None), after=key_view(key)))
+    module.exit(True, ssh_key=key, ssh_keys=keys + [key], diff=dict(before=key_view(None), after=key_view(key)))
 
 
 def absent(module, api, keys):
@@ -189,11 +189,11 @@ def absent(module, api, keys):
     rest = [k for k in keys if k['name'] != name]
     diff = dict(before=key_view(named[0] if named else None), after=key_view(None))
     if not named:
-        module.exit(False, ssh_key=None, keys=keys, diff=diff)
+        module.exit(False, ssh_key=None, ssh_keys=keys, diff=diff)
     if module.check_mode:
-        module.exit(True, ssh_key=None, keys=rest, diff=diff)
+        module.exit(True, ssh_key=None, ssh_keys=rest, diff=diff)
     deleted = [api.delete_ssh_key(key['id']) for key in named]
-    module.exit(any(deleted), ssh_key=None, keys=rest, diff=diff)
+    module.exit(any(deleted), ssh_key=None, ssh_keys=rest, diff=diff)
 
 
 def main():
@@ -209,7 +209,7 @@ def main():
     try:
         keys = api.ssh_keys()
         if module.params['name'] is None:
-            module.exit(False, ssh_key=None, keys=keys)
+            module.exit(False, ssh_key=None, ssh_keys=keys)
         doing = ('add' if module.params['state'] == 'present' else 'remove') + ' Lambda SSH key "%s"' % module.params['name']
         if module.params['state'] == 'present':
             present(module, api, keys)

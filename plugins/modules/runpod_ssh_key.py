@@ -70,7 +70,7 @@ ssh_key:
   returned: success
   type: str
   sample: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILXGDN/SclOozk1xsDztpmhGiKkkrfQB9SKoO8dSIQQZ me@laptop
-keys:
+ssh_keys:
   description: All the keys registered on the account afterwards (in check mode, as they would be).
   returned: success
   type: list
@@ -131,7 +131,7 @@ def main():
     registered = next((k for k in result if same_public_key(k, key)), None)
     module.exit(changed, diff=dict(before=_text(keys), after=_text(result), before_header='RunPod account SSH keys',
                                    after_header='RunPod account SSH keys'),
-                ssh_key=registered, keys=result)
+                ssh_key=registered, ssh_keys=result)
 
 
 if __name__ == '__main__':

@@ -26,7 +26,22 @@ description:
     C(total time) and C(eta); the last line marked C(final)). Step lines of later stages
     (SFT) do not count.
   - Never changes anything; safe in check mode.
+  - With O(wait), reads the run again every O(wait_delay) seconds until it is no longer running
+    (or O(wait_timeout) passes), printing one progress line per reading (stage, step, elapsed
+    time, ETA and how long it waited so far); the result is the last reading.
 options:
+  wait:
+    description: Wait until the run is no longer C(running), showing its progress meanwhile.
+    type: bool
+    default: false
+  wait_timeout:
+    description: With O(wait), the most seconds to wait; the task fails when the run is still running then.
+    type: int
+    default: 14400
+  wait_delay:
+    description: With O(wait), seconds between two readings (and progress lines).
+    type: int
+    default: 60
   run_dir:
     description:
       - Directory of the run's files (state file C(state), log C(speedrun.log)); the
@@ -301,7 +316,6 @@ speedrun:
 import os
 import pwd
 import shutil
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -320,29 +334,30 @@ from ansible_collections.nanochat.remote_gpu.plugins.module_utils._estimate impo
 MAX_LOG_BYTES = 32 * 1024 * 1024
 
 
-def tmux_session_exists(session):
+def tmux_session_exists(module, session):
     # no server socket, no session (and no tmux client run, which would create its socket directory)
     socket_path = os.path.join(os.environ.get('TMUX_TMPDIR') or '/tmp', 'tmux-%d' % os.getuid(), 'default')
     tmux = shutil.which('tmux')
     if not tmux or not os.path.exists(socket_path):
         return False
-    proc = subprocess.run([tmux, 'has-session', '-t', '=' + session], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, check=False)
-    return proc.returncode == 0
+    rc, dummy_out, dummy_err = module.run_command([tmux, 'has-session', '-t', '=' + session])
+    return rc == 0
 
 
-def query_gpus():
+def query_gpus(module):
     smi = shutil.which('nvidia-smi')
     if not smi:
         return []
+    # a hung driver must not hang the status: coreutils timeout bounds nvidia-smi to 30 s
+    limit = ['timeout', '30'] if shutil.which('timeout') else []
     try:
-        proc = subprocess.run([smi, '--query-gpu=' + GPU_QUERY, '--format=csv,noheader,nounits'],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        rc, out, dummy_err = module.run_command(limit + [smi, '--query-gpu=' + GPU_QUERY, '--format=csv,noheader,nounits'],
+                                                errors='surrogate_or_replace')
+    except OSError:
         return []
-    if proc.returncode != 0:
+    if rc != 0:
         return []
-    return parse_gpus(proc.stdout.decode('utf-8', errors='replace'))
+    return parse_gpus(out)
 
 
 def main():
@@ -354,6 +369,10 @@ def main():
             gpu_stats=dict(type='bool', default=True),
             price_per_hour=dict(type='float'),
             billing_since=dict(type='int'),
+            # handled by the action plugin of the same name (the waiting loop); ignored here
+            wait=dict(type='bool', default=False),
+            wait_timeout=dict(type='int', default=14400),
+            wait_delay=dict(type='int', default=60),
         ),
         supports_check_mode=True,
     )
@@ -379,8 +398,8 @@ def main():
         log_text=log_text,
         log_mtime=log_mtime,
         alive=alive,
-        session_exists=tmux_session_exists(module.params['session']),
-        gpus=query_gpus() if module.params['gpu_stats'] else [],
+        session_exists=tmux_session_exists(module, module.params['session']),
+        gpus=query_gpus(module) if module.params['gpu_stats'] else [],
         log_lines=module.params['log_lines'],
         boot_id=boot_id,
     )

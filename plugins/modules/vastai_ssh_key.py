@@ -16,7 +16,7 @@ description:
     (O(state=absent)), leaving the account's other keys alone. Vast.ai installs the account's keys on new
     instances, and adds a newly registered key to every current instance as well.
   - Keys are compared by type and base64 data; the comment does not matter. Vast.ai keys have no names.
-  - Without O(public_key) and O(id) the module only lists the account's keys (in RV(keys)).
+  - Without O(public_key) and O(id) the module only lists the account's keys (in RV(ssh_keys)).
 options:
   public_key:
     description:
@@ -25,7 +25,7 @@ options:
     type: str
   id:
     description:
-      - Id of a registered key to remove (with O(state=absent)), as returned in RV(keys).
+      - Id of a registered key to remove (with O(state=absent)), as returned in RV(ssh_keys).
     type: int
   state:
     description:
@@ -91,7 +91,7 @@ ssh_key:
       description: When the key was registered.
       type: str
       sample: "2026-11-20T12:00:00Z"
-keys:
+ssh_keys:
   description: Every key registered on the account after the change (as it would be, in check mode).
   returned: success
   type: list
@@ -144,12 +144,12 @@ def main():
     try:
         keys = api.list_ssh_keys()
         if p['public_key'] is None and p['id'] is None:
-            module.exit(False, ssh_key=None, keys=keys)
+            module.exit(False, ssh_key=None, ssh_keys=keys)
         if p['state'] == 'present':
             found = api.find_account_keys(p['public_key'], keys)
             if found:
                 module.exit(False, diff=dict(before=dict(keys=key_lines(keys)), after=dict(keys=key_lines(keys))),
-                            ssh_key=found[0], keys=keys)
+                            ssh_key=found[0], ssh_keys=keys)
             doing = 'add the SSH key to the Vast.ai account'
             if module.check_mode:
                 added = dict(id=None, public_key=p['public_key'].strip(), created_at=None)
@@ -159,7 +159,7 @@ def main():
             if not module.check_mode:
                 after = api.list_ssh_keys()
             module.exit(True, diff=dict(before=dict(keys=key_lines(keys)), after=dict(keys=key_lines(keys) + [added['public_key']])),
-                        ssh_key=added, keys=after)
+                        ssh_key=added, ssh_keys=after)
         if p['id'] is not None:
             doomed = [k for k in keys if k['id'] == p['id']]
         else:
@@ -167,14 +167,14 @@ def main():
         remaining = [k for k in keys if k not in doomed]
         diff = dict(before=dict(keys=key_lines(keys)), after=dict(keys=key_lines(remaining)))
         if not doomed:
-            module.exit(False, diff=diff, ssh_key=None, keys=keys)
+            module.exit(False, diff=diff, ssh_key=None, ssh_keys=keys)
         if not module.check_mode:
             for key in doomed:
                 doing = 'remove SSH key %s from the Vast.ai account' % key['id']
                 api.delete_ssh_key(key['id'])
             doing = 'list the SSH keys of the Vast.ai account'
             remaining = api.list_ssh_keys()
-        module.exit(True, diff=diff, ssh_key=doomed[0], keys=remaining)
+        module.exit(True, diff=diff, ssh_key=doomed[0], ssh_keys=remaining)
     except ApiError as err:
         module.fail_api(err, doing=doing)
 

@@ -304,7 +304,9 @@ def test_missing_api_key_fails_before_anything_is_sent_or_created(simcloud, git_
     laptop = Laptop(tmp_path, cloud, git_server)
     result = laptop.play('provision.yml', laptop.provision_args(), env={'RUNPOD_API_KEY': None})
     assert result.rc != 0
-    assert 'No runpod API key: set the environment variable RUNPOD_API_KEY' in result.stdout
+    # The module says it (the role does not assert: module_defaults may bring the key).
+    assert 'No RunPod API key: set the environment variable RUNPOD_API_KEY' in result.stdout
+    assert 'Nothing was sent to the provider' in result.stdout
     assert cloud.fake.calls == []
     assert not os.path.exists(os.path.join(laptop.ssh_dir, 'id_ed25519'))
 
@@ -328,14 +330,14 @@ def test_teardown_all_lists_then_terminates_only_the_prefixed_instances(simcloud
     laptop = Laptop(tmp_path, cloud, git_server)
     # Pods never reachable over SSH (no alias, no key): teardown cannot check them for results, so
     # it refuses them without force, and with force terminates only the prefixed ones.
-    refused = laptop.play('teardown.yml', dict(provider='runpod', all=True))
+    refused = laptop.play('teardown.yml', dict(provider='runpod', all_instances=True))
     assert refused.rc != 0 and 'cannot be reached over SSH' in ' '.join(refused.stdout.split()), refused
     assert len(live(cloud)) == 3
-    checked = laptop.play('teardown.yml', dict(provider='runpod', all=True, force=True), check=True)
+    checked = laptop.play('teardown.yml', dict(provider='runpod', all_instances=True, force=True), check=True)
     assert checked.rc == 0, checked
     assert 'Would terminate 2 runpod instance(s): nanochat-a' in checked.stdout and 'nanochat-b' in checked.stdout
     assert len(live(cloud)) == 3
-    removed = laptop.play('teardown.yml', dict(provider='runpod', all=True, force=True))
+    removed = laptop.play('teardown.yml', dict(provider='runpod', all_instances=True, force=True))
     assert removed.rc == 0, removed
     assert 'Terminating 2 runpod instance(s)' in removed.stdout
     assert sorted(i['name'] for i in live(cloud)) == ['other-project']
@@ -371,7 +373,33 @@ def test_a_fleet_is_provisioned_in_one_parallel_play(simcloud, git_server, tmp_p
     assert again.rc == 0, again
     assert sorted(i['name'] for i in live(cloud)) == names, 'a second run creates nothing'
 
-    removed = laptop.play('teardown.yml', dict(provider='runpod', all=True, name_prefix='nanochat-fleet-'))
+    removed = laptop.play('teardown.yml', dict(provider='runpod', all_instances=True, name_prefix='nanochat-fleet-'))
     assert removed.rc == 0, removed
     assert live(cloud) == []
     assert not any(laptop.ssh_files_mention(name) for name in names)
+
+
+def test_the_printed_next_steps_work_for_a_name_outside_the_example_filters(simcloud, git_server, tmp_path):
+    """provision.yml prints commands that work wherever the collection is installed: an inventory
+    file of the instance it wrote (not the checkout's inventory/), and says when the name falls
+    outside the example inventories' name_filter."""
+    cloud = simcloud('runpod')
+    laptop = Laptop(tmp_path, cloud, git_server)
+    name = 'gpu-box'
+    created = laptop.play('provision.yml', laptop.provision_args(name=name))
+    assert created.rc == 0, created
+    text = ' '.join(created.stdout.split())
+    inventory = os.path.join(laptop.home, '.config', 'nanochat_remote_gpu', 'inventory', name + '.yml')
+    assert 'Status: ansible-playbook nanochat.remote_gpu.status -i %s' % inventory in text
+    assert 'Speedrun: ansible-playbook nanochat.remote_gpu.speedrun -i %s' % inventory in text
+    assert 'inventory/runpod.gpu_instances.yml' not in text
+    assert 'gpu-box does not start with "nanochat"' in text and 'name_filter' in text
+    assert oct(os.stat(inventory).st_mode & 0o777) == '0o600'
+
+    status = laptop.play('status.yml', inventory=inventory)
+    assert status.rc == 0, status
+    assert status.recap.get(name, {}).get('ok', 0) > 0, status  # it ran on the instance, over SSH
+
+    removed = laptop.play('teardown.yml', dict(provider='runpod', instance_name=name))
+    assert removed.rc == 0, removed
+    assert not os.path.exists(inventory), 'teardown removes the inventory file'

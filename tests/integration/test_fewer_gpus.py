@@ -8,6 +8,7 @@ leaves the checkout untouched."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -23,6 +24,9 @@ def test_two_gpus_run_with_nproc_per_node_2_and_a_clean_checkout(ansible, machin
                           extra_vars=dict(speedrun_wait=True, speedrun_wait_delay=1, speedrun_wait_timeout=300))
     assert result.rc == 0, result
     assert 'finished (exit code 0)' in result.stdout
+    # progress a person understands while waiting, not "FAILED - RETRYING"
+    assert 'FAILED - RETRYING' not in result.stdout
+    assert re.search(r'%s: speedrun \S+ running, .*waited \d+s of at most 5m00s' % machine.name, result.stdout), result.stdout
     assert 'GPUs: 2 x NVIDIA A100-SXM4-80GB' in result.stdout
     assert 'nproc_per_node=2' in read(os.path.join(run_dir(machine), 'state'))
     assert wait_for_end(machine, timeout=1) == 0, log_text(machine)

@@ -99,6 +99,13 @@ def test_check_then_converge_then_nothing_changes(ansible, gpu8):
     assert after.rc == 0, after
     assert after.changed(machine.name) == 0, after
 
+    # --check where a sync would be due (stamp gone) with another base dir: nothing is created
+    os.unlink(machine.path('nanochat/.venv/.nanochat-remote-gpu-sync'))
+    other = dict(inventory, nanochat_base_dir='~/other-base')
+    checked = ansible.play(PLAYBOOK, machine, other, check=True, env=dict(WANDB_API_KEY=SECRET))
+    assert checked.rc == 0, checked
+    assert not os.path.exists(machine.path('other-base')), 'a --check run created the base directory'
+
     # started exactly once, as the run's own records say
     assert len(launches(machine)) == 1
     assert len(state_values(machine, 'run_id')) == 1

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the tests, benchmarks and the demo need, from nothing:
 #   - Debian packages: openssh-server (sshd), openssh-client, tmux, rsync, git, shellcheck, make
-#   - a virtual environment (.venv by default) with requirements-dev.txt
+#   - a virtual environment (.venv by default, $PYTHON) with requirements-dev.txt: ansible-core 2.19
+#   - a second one (.venv-latest, VENV_LATEST) on Python 3.13 ($PYTHON_LATEST, else pyenv's newest
+#     3.13, else python3.13 on the PATH) with requirements-dev-latest.txt: the newest ansible-core
 # Safe to run again: it installs only what is missing or changed.
 set -euo pipefail
 
@@ -30,6 +32,19 @@ if [ ${#need[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+venv_latest=${VENV_LATEST:-$repo/.venv-latest}
+find_latest_python() {
+    if [ -n "${PYTHON_LATEST:-}" ]; then printf '%s\n' "$PYTHON_LATEST"; return; fi
+    local root
+    root=${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}
+    local found="" candidate
+    for candidate in "$root"/versions/3.13.*/bin/python3.13; do
+        [ -x "$candidate" ] && found=$candidate
+    done
+    if [ -n "$found" ]; then printf '%s\n' "$found"; return; fi
+    command -v python3.13 2>/dev/null || true
+}
+
 stamp="$venv/.requirements.sha256"
 want=$(cat "$repo/requirements.txt" "$repo/requirements-dev.txt" | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ]; then
@@ -42,6 +57,27 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-dev.txt"
     echo "$want" > "$stamp"
 fi
+if [ "${SKIP_LATEST:-0}" != 1 ]; then
+    stamp_latest="$venv_latest/.requirements.sha256"
+    want_latest=$(cat "$repo/requirements.txt" "$repo/requirements-dev-latest.txt" | sha256sum | cut -d' ' -f1)
+    if [ ! -x "$venv_latest/bin/python" ]; then
+        python_latest=$(find_latest_python)
+        if [ -z "$python_latest" ] || ! "$python_latest" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+            echo "install-deps: no Python 3.13 for the newest ansible-core line (.venv-latest): looked at" \
+                 "\$PYTHON_LATEST, pyenv (${PYENV_ROOT:-$HOME/.pyenv}/versions/3.13.*) and python3.13 on the PATH." \
+                 "Install one (pyenv install 3.13) or set PYTHON_LATEST=/path/to/python3.13." >&2
+            exit 1
+        fi
+        echo "install-deps: creating $venv_latest ($python_latest)"
+        "$python_latest" -m venv "$venv_latest"
+    fi
+    if [ "$(cat "$stamp_latest" 2>/dev/null || true)" != "$want_latest" ]; then
+        echo "install-deps: pip install -r requirements-dev-latest.txt"
+        "$venv_latest/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        "$venv_latest/bin/python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-dev-latest.txt"
+        echo "$want_latest" > "$stamp_latest"
+    fi
+fi
 # Make this checkout resolvable as nanochat.remote_gpu for ansible.cfg's collections_path.
 link_dir="$repo/.cache/collections/ansible_collections/nanochat"
 mkdir -p "$link_dir"
@@ -49,4 +85,5 @@ if [ "$(readlink "$link_dir/remote_gpu" 2>/dev/null || true)" != "../../../.." ]
     rm -f "$link_dir/remote_gpu"
     ln -s ../../../.. "$link_dir/remote_gpu"
 fi
-echo "install-deps: ready ($("$venv/bin/ansible" --version | head -n1))"
+version_of() { "$1/bin/python" -c 'import ansible.release as r; print("ansible-core " + r.__version__)'; }
+echo "install-deps: ready ($(version_of "$venv")$([ "${SKIP_LATEST:-0}" = 1 ] || echo "; $(version_of "$venv_latest")"))"

@@ -179,8 +179,8 @@ class Demo(object):
         say('The fake %s API now lists %d instance(s); SSH files mentioning %s: %s' % (
             LABELS[self.provider], len(self.live_instances()), INSTANCE, self.ssh_mentions() or 'none'))
         say()
-        say('Demo finished in %.0f s: provisioned, connected, trained (simulated), watched and torn down on a '
-            'simulated %s.' % (time.monotonic() - started, LABELS[self.provider]))
+        say('Demo finished in %.0f s: provisioned, connected, trained (simulated), watched, chatted with, '
+            'results brought home and verified, billing ended on a simulated %s.' % (time.monotonic() - started, LABELS[self.provider]))
 
     def chat(self, config):
         """chat.yml, then a question to the model through the tunnel (the SSH config's LocalForward)."""

@@ -209,13 +209,24 @@ def test_cache_fresh_means_no_request_and_flush_refreshes(clouds, ansible):
 
 def test_cache_timeout_refreshes(clouds, ansible):
     clouds.pod('rp-a')
-    config = cache_config(ansible, providers=['runpod'], cache_timeout=2)
+    # Expiry is made by ageing the cache file past cache_timeout (the jsonfile cache compares the
+    # file's mtime with it), not by sleeping: a slow run can neither expire the cache early nor late.
+    config = cache_config(ansible, providers=['runpod'], cache_timeout=600)
     env = clouds.env(['runpod'])
     assert ansible.inventory(config, env=env).hosts == ['rp-a']
     clouds.pod('rp-b')
     assert ansible.inventory(config, env=env).hosts == ['rp-a']
     assert len(clouds.list_calls('runpod')) == 1
-    time.sleep(3.0)  # let the cache expire (cache_timeout is 2 s)
+    files = glob.glob(str(ansible.dir / 'cache' / '*'))
+    assert len(files) == 1, files
+    # 300 s old: still fresh (the 300 s margin covers any slow start of ansible-inventory).
+    now = time.time()
+    os.utime(files[0], (now - 300, now - 300))
+    assert ansible.inventory(config, env=env).hosts == ['rp-a']
+    assert len(clouds.list_calls('runpod')) == 1
+    # 700 s old: expired, listed again.
+    now = time.time()
+    os.utime(files[0], (now - 700, now - 700))
     assert ansible.inventory(config, env=env).hosts == ['rp-a', 'rp-b']
     assert len(clouds.list_calls('runpod')) == 2
 
@@ -512,6 +523,34 @@ def test_key_in_the_inventory_file(clouds, ansible):
     inv = ansible.inventory({'providers': ['lambda'], 'lambda_api_key': KEYS['lambda']}, env=env)
     assert inv.rc == 0, inv.stderr
     assert inv.hosts == ['la-a']
+
+
+def test_options_are_templated_lookups_work(clouds, ansible):
+    """runpod_api_key/url from a lookup are sent as their values, not as the template text."""
+    clouds.pod('rp-a')
+    env = clouds.env(['runpod'])
+    env['MY_RUNPOD_KEY'] = env.pop('RUNPOD_API_KEY')
+    env['MY_RUNPOD_URL'] = env.pop('RUNPOD_API_URL')
+    config = {'providers': ['runpod'],
+              'runpod_api_key': "{{ lookup('ansible.builtin.env', 'MY_RUNPOD_KEY') }}",
+              'runpod_api_url': "{{ lookup('ansible.builtin.env', 'MY_RUNPOD_URL') }}",
+              'ssh_user': "{{ 'admin' }}"}
+    inv = ansible.inventory(config, env=env)
+    assert inv.rc == 0, inv.stderr
+    assert inv.hosts == ['rp-a']
+    assert inv.hostvars['rp-a']['ansible_user'] == 'admin'
+    assert [c['status'] for c in clouds.list_calls('runpod')] == [200]
+
+
+def test_a_template_naming_an_inventory_variable_fails_saying_which_option(clouds, ansible):
+    env = clouds.env(['runpod'])
+    del env['RUNPOD_API_KEY']
+    inv = ansible.inventory({'providers': ['runpod'], 'runpod_api_key': '{{ vault_runpod_key }}'}, env=env)
+    assert inv.rc != 0
+    text = ' '.join(inv.stderr.split())
+    assert 'could not template the option runpod_api_key' in text
+    assert 'vault_runpod_key' in text and 'sees no inventory variables' in text
+    assert clouds.call_counts() == {'runpod': 0, 'lambda': 0, 'vastai': 0}  # nothing sent, no 401
 
 
 @pytest.mark.parametrize('provider, env_name, status, code', [

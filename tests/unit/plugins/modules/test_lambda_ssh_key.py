@@ -49,7 +49,7 @@ def test_add_keeps_the_other_keys_and_is_idempotent(fake, run):
     assert result['ssh_key']['id']
     assert result['diff'] == {'before': {'state': 'absent'}, 'after': {'state': 'present', 'name': 'nanochat', 'public_key': MINE}}
     assert sorted(k['name'] for k in fake.ssh_keys) == ['colleague', 'nanochat']
-    assert sorted(k['name'] for k in result['keys']) == ['colleague', 'nanochat']
+    assert sorted(k['name'] for k in result['ssh_keys']) == ['colleague', 'nanochat']
     assert [c['body'] for c in fake.calls_to('POST', '/ssh-keys$')] == [{'name': 'nanochat', 'public_key': MINE}]
 
     again = run(dict(public_key=MINE.rsplit(' ', 1)[0] + ' another-comment\n'))
@@ -84,7 +84,7 @@ def test_absent_removes_only_that_key(fake, run):
     assert result.changed and result['ssh_key'] is None
     assert result['diff']['after'] == {'state': 'absent'}
     assert [k['name'] for k in fake.ssh_keys] == ['colleague']
-    assert [k['name'] for k in result['keys']] == ['colleague']
+    assert [k['name'] for k in result['ssh_keys']] == ['colleague']
 
 
 def test_absent_on_missing_is_no_change(fake, run):
@@ -106,7 +106,7 @@ def test_without_a_name_only_lists(fake, run):
     result = run(dict(name=None, public_key=None))
     assert not result.changed
     assert result['ssh_key'] is None
-    assert result['keys'] == [fake.other]
+    assert result['ssh_keys'] == [fake.other]
     assert fake.writes() == []
 
 

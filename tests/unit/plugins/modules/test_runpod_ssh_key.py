@@ -50,7 +50,7 @@ def run(run_module, fake):
 def test_add_keeps_the_other_keys_and_is_idempotent(run, fake):
     result = run()
     assert result.changed and result['ssh_key'] == MINE
-    assert fake.ssh_keys == [OTHER, THIRD, MINE] and result['keys'] == [OTHER, THIRD, MINE]
+    assert fake.ssh_keys == [OTHER, THIRD, MINE] and result['ssh_keys'] == [OTHER, THIRD, MINE]
     assert fake.calls_to('PUT')[0]['body'] == {'keys': [OTHER, THIRD, MINE]}
     again = run()
     assert not again.changed and len(fake.writes()) == 1
@@ -74,7 +74,7 @@ def test_absent_removes_only_that_key(run, fake):
 def test_check_mode_and_diff(run, fake):
     result = run(check_mode=True, diff=True)
     assert result.changed and fake.writes() == []
-    assert result['keys'] == [OTHER, THIRD, MINE] and fake.ssh_keys == [OTHER, THIRD]
+    assert result['ssh_keys'] == [OTHER, THIRD, MINE] and fake.ssh_keys == [OTHER, THIRD]
     assert result['diff']['before'] == OTHER + '\n' + THIRD + '\n'
     assert result['diff']['after'] == OTHER + '\n' + THIRD + '\n' + MINE + '\n'
     removal = run(public_key=OTHER, state='absent', check_mode=True, diff=True)

@@ -48,7 +48,7 @@ def test_add_keeps_the_other_keys_and_is_idempotent(run, fake):
     result = run(public_key=mine, diff=True)
     assert result.changed and not result.failed
     assert result['ssh_key']['public_key'] == mine and result['ssh_key']['id']
-    assert [k['public_key'] for k in result['keys']] == [other, mine]
+    assert [k['public_key'] for k in result['ssh_keys']] == [other, mine]
     assert result['diff'] == {'before': {'keys': [other]}, 'after': {'keys': [other, mine]}}
     assert fake.calls_to('POST', r'^/api/v0/ssh/$')[0]['body'] == {'ssh_key': mine}
     # Same key with another comment: nothing to do.
@@ -61,7 +61,7 @@ def test_add_keeps_the_other_keys_and_is_idempotent(run, fake):
 def test_list_only(run, fake):
     fake.add_account_key(public_key('a'))
     result = run()
-    assert not result.changed and result['ssh_key'] is None and len(result['keys']) == 1
+    assert not result.changed and result['ssh_key'] is None and len(result['ssh_keys']) == 1
     assert fake.writes() == []
 
 
@@ -89,7 +89,7 @@ def test_absent_by_key_and_by_id(run, fake):
     assert check.changed and fake.writes() == []
     result = run(public_key=public_key('doomed'), state='absent')
     assert result.changed and result['ssh_key']['id'] == doomed['id']
-    assert [k['public_key'] for k in result['keys']] == [keep]
+    assert [k['public_key'] for k in result['ssh_keys']] == [keep]
     assert sorted(c['path'] for c in fake.calls_to('DELETE')) == sorted(
         ['/api/v0/ssh/%d/' % doomed['id'], '/api/v0/ssh/%d/' % duplicate['id']])
     assert not run(public_key=public_key('doomed'), state='absent').changed
