@@ -1,20 +1,55 @@
 # nanochat.remote_gpu — one entry point for tests, demo and benchmarks.
-#   make test    install what is missing, then pytest (unit + integration), ansible-test sanity,
-#                ansible-lint (production profile)
+#   make test    install what is missing, then on both ansible-core lines (2.19 in .venv on
+#                Python 3.11, the newest in .venv-latest on Python 3.13): pytest (unit +
+#                integration), ansible-test sanity (every claimed module Python), ansible-lint
+#                (production profile). Three jobs at once: the two lines' pytest runs (mostly
+#                waiting on sshd and boot delays; each has its own temp dir and loopback range,
+#                ports are picked free, Unix users are named at random) and the two lines'
+#                sanity + lint one after the other.
 #   make demo    the whole flow against a simulated cloud on this machine (no account needed);
 #                PROVIDER=lambda or PROVIDER=vastai for the other providers
 #   make bench   the benchmark scripts under bench/ (they print their figures)
+#   make unit / integration / pytest / sanity / lint   one part on one line (VENV=.venv-latest
+#                for the newest ansible-core)
 
 PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
+VENV_LATEST ?= $(CURDIR)/.venv-latest
 BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
-export VENV PYTHON
+export VENV VENV_LATEST PYTHON
 
-.PHONY: test deps unit integration pytest sanity lint demo bench clean
+.PHONY: test deps unit integration pytest sanity lint demo bench clean \
+	checks pytest-stable pytest-latest checks-stable checks-latest
 PROVIDER ?= runpod
+# e.g. PYTEST_LATEST_ARGS='-k "not e2e_lambda"' to run a subset on the newest line (default: all)
+PYTEST_LATEST_ARGS ?=
 
-test: deps pytest sanity lint
+test: deps
+	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest-stable pytest-latest checks
+
+checks:
+	@$(MAKE) --no-print-directory checks-latest
+	@$(MAKE) --no-print-directory checks-stable
+
+pytest-stable:
+	@echo "== pytest, ansible-core $$($(VENV)/bin/ansible --version 2>/dev/null | head -n1)"
+	@start=$$(date +%s); PATH=$(VENV)/bin:$$PATH $(VENV)/bin/python -m pytest -p no:cacheprovider --basetemp=$${TMPDIR:-/tmp}/nrg-pytest-stable; rc=$$?; \
+	echo "== pytest (2.19 line) took $$(( $$(date +%s) - start )) s"; exit $$rc
+pytest-latest:
+	@echo "== pytest, ansible-core $$($(VENV_LATEST)/bin/ansible --version 2>/dev/null | head -n1)"
+	@start=$$(date +%s); NRG_TEST_LOOPBACK_FIRST=130 PATH=$(VENV_LATEST)/bin:$$PATH $(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider --basetemp=$${TMPDIR:-/tmp}/nrg-pytest-latest $(PYTEST_LATEST_ARGS); rc=$$?; \
+	echo "== pytest (newest line) took $$(( $$(date +%s) - start )) s"; exit $$rc
+checks-stable:
+	@start=$$(date +%s); PATH=$(VENV)/bin:$$PATH $(VENV)/bin/python tests/sanity/run_sanity.py && \
+	echo "== sanity (2.19 line) took $$(( $$(date +%s) - start )) s" && start=$$(date +%s) && \
+	(cd $(CURDIR) && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint) && \
+	echo "== ansible-lint (2.19 line) took $$(( $$(date +%s) - start )) s"
+checks-latest:
+	@start=$$(date +%s); PATH=$(VENV_LATEST)/bin:$$PATH $(VENV_LATEST)/bin/python tests/sanity/run_sanity.py && \
+	echo "== sanity (newest line) took $$(( $$(date +%s) - start )) s" && start=$$(date +%s) && \
+	(cd $(CURDIR) && PATH=$(VENV_LATEST)/bin:$$PATH $(VENV_LATEST)/bin/ansible-lint) && \
+	echo "== ansible-lint (newest line) took $$(( $$(date +%s) - start )) s"
 
 deps:
 	@tests/setup/install-deps.sh
@@ -48,4 +83,4 @@ bench: deps
 	$(BIN)/python bench/fetch.py
 
 clean:
-	rm -rf $(VENV) .cache tests/output .pytest_cache
+	rm -rf $(VENV) $(VENV_LATEST) .cache tests/output .pytest_cache

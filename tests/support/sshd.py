@@ -529,7 +529,8 @@ class SshdMachines(object):
       :meth:`user_name`), so that a client knowing the instance name knows the user, as it knows
       an image's fixed user. Without it, accounts get random names.
     - ``port22``: providers whose API implies port 22 (Lambda Cloud reports only an IP): their
-      machines listen on port 22 of their own loopback address, 127.0.0.2 and up.
+      machines listen on port 22 of their own loopback address, 127.0.0.2 and up
+      (127.0.0.$NRG_TEST_LOOPBACK_FIRST and up when that is set).
     """
 
     def __init__(self, base_dir=None, user_prefix=None, port22=(), **machine_options):
@@ -547,7 +548,11 @@ class SshdMachines(object):
     def _free_loopback(self):
         """A loopback address whose port 22 nobody holds."""
         taken = set(m.host for m in self.machines.values())
-        for last in range(2, 255):
+        # NRG_TEST_LOOPBACK_FIRST: where this test run's addresses start, so that two runs at the
+        # same time (make test runs both ansible-core lines' pytest at once) never probe the same
+        # address between one's probe and its sshd's bind.
+        first = int(os.environ.get('NRG_TEST_LOOPBACK_FIRST') or 2)
+        for last in list(range(first, 255)) + list(range(2, first)):
             address = '127.0.0.%d' % last
             if address in taken:
                 continue
