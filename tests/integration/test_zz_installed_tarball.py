@@ -157,8 +157,15 @@ def test_installed_collection_runs_by_fqcn_from_another_folder(tarball, fake_api
     data = json.loads(inventory.stdout)
     assert 'nanochat-smoke' in data['_meta']['hostvars']
 
+    # the seeded pod never answers SSH: teardown cannot tell whether results would be lost and
+    # refuses (check mode or not) until force=true
+    refused = run('ansible-playbook', 'nanochat.remote_gpu.teardown', '-i', 'localhost,', '-e', 'provider=runpod',
+                  '-e', 'instance_name=nanochat-smoke', '--check', '--diff')
+    assert refused.returncode == 2, refused.text
+    assert 'nanochat-smoke: cannot be reached over SSH' in refused.text
+    assert 'Check mode: nothing was terminated either way.' in refused.text
     down = run('ansible-playbook', 'nanochat.remote_gpu.teardown', '-i', 'localhost,', '-e', 'provider=runpod',
-               '-e', 'instance_name=nanochat-smoke', '--check', '--diff')
+               '-e', 'instance_name=nanochat-smoke', '-e', 'force=true', '--check', '--diff')
     assert down.returncode == 0, down.text
     assert 'Would terminate 1 runpod instance(s): nanochat-smoke' in down.text
     assert '[WARNING]' not in down.stdout + down.stderr, down.text
