@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -141,7 +142,7 @@ def test_an_interrupted_copy_resumes(ansible, run_machine, tmp_path):
     inventory = ansible.inventory(machine, ansible.host_vars(machine))
     vars_path = os.path.join(ansible.work_dir, 'slow-vars.json')
     with open(vars_path, 'w') as handle:
-        json.dump(fetch_vars(ansible, machine, dest, fetch_rsync_options=['--bwlimit=2m']), handle)
+        json.dump(fetch_vars(ansible, machine, dest, fetch_rsync_options=['--bwlimit=2m'], fetch_progress_interval=1), handle)
     proc = subprocess.Popen([ANSIBLE_PLAYBOOK, '-i', inventory, FETCH, '-e', '@' + vars_path], cwd=ansible.work_dir,
                             env=ansible.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     model = os.path.join(dest, 'chatsft_checkpoints', 'd24', 'model_000005.pt')
@@ -154,7 +155,10 @@ def test_an_interrupted_copy_resumes(ansible, run_machine, tmp_path):
                    if n.startswith('.model_000005.pt') or n == 'model_000005.pt')
     wait_until(partly_copied, 120, 'rsync to copy part of the model')
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: ansible-playbook and rsync alike
-    proc.communicate(timeout=60)
+    interrupted = proc.communicate(timeout=60)[0].decode()
+    # while rsync copied, the play printed where it stood (live: the action prints, not a module)
+    progress = [line for line in interrupted.splitlines() if ': copying from %s: ' % machine.name in line]
+    assert progress and any(re.search(r' of 2\d\.\d MiB \(\d+%\), .* so far$', line) for line in progress), interrupted[-3000:]
     wait_until(lambda: os.path.exists(model), 30, 'rsync --partial to keep the part copied')
     kept = os.path.getsize(model)
     assert 0 < kept < 24 * 1024 * 1024
