@@ -81,6 +81,33 @@ def test_train_killed_during_the_wait_converges_on_one_instance_and_one_run(simc
     assert sha256sum_check(dest).returncode == 0
 
 
+@pytest.mark.parametrize('keep', [False, True], ids=['torn_down', 'keep_on_failure'])
+def test_train_with_a_failed_run_fetches_its_log_and_state_and_fails_naming_the_stage(keep, simcloud, git_server, tmp_path):  # noqa: F811
+    cloud = simcloud('runpod')
+    laptop = Laptop(tmp_path, cloud, git_server)
+    dest = os.path.join(laptop.work, 'model')
+    extra = dict(speedrun_env=dict(NANOCHAT_FAKE_FAIL_STAGE='base_train'))
+    if keep:
+        extra['keep_on_failure'] = True
+    done = laptop.play('train.yml', train_vars(laptop, dest, **extra))
+    text = flat(done)
+    assert done.rc == 2, done
+    codes = [line.split('=', 1)[1] for line in open(os.path.join(dest, 'run', 'state')).read().splitlines()
+             if line.startswith('exit_code=')]
+    assert len(codes) == 1 and codes[0] not in ('', '0'), codes
+    assert 'The speedrun failed in stage base_train with exit code %s' % codes[0] in text, text[-3000:]
+    assert 'base_train failed on purpose' in open(os.path.join(dest, 'run', 'speedrun.log')).read()
+    assert sha256sum_check(dest).returncode == 0, 'what was fetched is verified, failed run or not'
+    assert not os.path.exists(os.path.join(dest, 'chatsft_checkpoints')), 'no chat model: the run never got there'
+    if keep:
+        assert [i['name'] for i in live(cloud)] == [NAME], 'kept, as asked'
+        assert 'was KEPT and is billing' in text and '-e force=true' in text
+    else:
+        assert live(cloud) == [], 'a failed run does not keep billing'
+        assert 'The instance was terminated.' in text
+        assert 'Billing ended for %s' % NAME in text
+
+
 def flat(result):
     """The play's output with YAML's line wrapping undone (callback_result_format = yaml)."""
     return ' '.join(result.stdout.replace("'", ' ').split()).replace('  ', ' ')
