@@ -25,4 +25,16 @@ options:
         with the last status seen and leaves the instance as it is (it is billing); remove it with
         O(state=absent) or C(playbooks/teardown.yml) if you do not want to keep waiting.
     type: int
+  progress_interval:
+    description:
+      - While the module waits, its action plugin (the module runs on the controller) prints a line
+        every O(progress_interval) seconds - what is awaited, the last status seen, how long so
+        far and the limit - instead of staying silent for up to O(wait_timeout). V(0) prints none.
+    type: int
+    default: 30
+  progress_file:
+    description:
+      - Where the module writes the wait's progress for the action plugin (a small JSON file,
+        replaced after each observation). Set by the action plugin; there is no need to give it.
+    type: path
 """

@@ -61,6 +61,8 @@ def wait_argument_spec(default_timeout):
     return dict(
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='int', default=default_timeout),
+        progress_file=dict(type='path'),
+        progress_interval=dict(type='int', default=30),
     )
 
 

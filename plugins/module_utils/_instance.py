@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import time
 
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._progress import write_progress
+
 STATUSES = ('pending', 'running', 'stopped', 'terminated', 'failed')
 
 INSTANCE_KEYS = ('provider', 'id', 'name', 'status', 'provider_status', 'ssh_host', 'ssh_port', 'ssh_user',
@@ -131,14 +133,16 @@ _NOT_GIVEN = object()
 
 
 def wait_for(fetch, ready, timeout, what='the instance', failed=None, interval=None,
-             clock=time.monotonic, sleep=time.sleep, first=_NOT_GIVEN):
+             clock=time.monotonic, sleep=time.sleep, first=_NOT_GIVEN, progress_file=None):
     """Call ``fetch()`` until ``ready(result)``; a monotonic deadline bounds the wait.
 
     ``failed(result)`` returning a text stops the wait early with WaitFailed. On timeout the
     WaitTimeout carries the last result seen. ``first`` is an observation already in hand (the
     answer of a create): it is checked instead of a first fetch, so a wait that starts right
     after a create does not ask again at once. Otherwise the first fetch happens at once. The
-    loop never sleeps past the deadline.
+    loop never sleeps past the deadline. ``progress_file``: after each observation that is not
+    ready, what is awaited, the last status and the time waited go there (module_utils/_progress),
+    for the module's action plugin to print.
     """
     if interval is None:
         interval = DEFAULT_POLL_INTERVAL
@@ -156,6 +160,8 @@ def wait_for(fetch, ready, timeout, what='the instance', failed=None, interval=N
             if reason:
                 raise WaitFailed(reason, last=last)
         now = clock()
+        write_progress(progress_file, what, describe_status(last) if isinstance(last, dict) or last is None else str(last),
+                       now - start, timeout)
         if now >= deadline:
             raise WaitTimeout('timed out after %ss waiting for %s; last status seen: %s'
                               % (_seconds(now - start), what, describe_status(last) if isinstance(last, dict) or last is None else last),

@@ -387,7 +387,7 @@ class LambdaInstance(object):
         try:
             return wait_for(self.fetch(instance['id']), ssh_ready, self.params['wait_timeout'],
                             what='%s to be active with a public IP' % self.label(instance), failed=failed,
-                            first=instance)
+                            first=instance, progress_file=self.params['progress_file'])
         except WaitTimeout as exc:
             self.module.fail('%s. %s' % (exc, CLEANUP_HINT), instance=exc.last or instance)
         except WaitFailed as exc:
@@ -498,7 +498,7 @@ class LambdaInstance(object):
             self.doing = 'wait for %s to terminate' % self.label(existing)
             try:
                 last = wait_for(self.fetch(existing['id']), is_finished, self.params['wait_timeout'],
-                                what='%s to be terminated' % self.label(existing))
+                                what='%s to be terminated' % self.label(existing), progress_file=self.params['progress_file'])
             except WaitTimeout as exc:
                 self.module.fail('%s. Lambda accepted the terminate request; check the instance in the dashboard.' % exc,
                                  instance=exc.last or instance)

@@ -369,7 +369,7 @@ class PodManager(object):
     def wait(self, pod_id, ready, what, failed=None, **kwargs):
         try:
             return wait_for(lambda: self.fetch(pod_id), ready, self.params['wait_timeout'], what=what, failed=failed,
-                            **kwargs)
+                            progress_file=self.params['progress_file'], **kwargs)
         except WaitTimeout as err:
             self.fail('%s. %s' % (str(err).rstrip('.'), self.timeout_hint(err.last, ready)),
                       instance=err.last)

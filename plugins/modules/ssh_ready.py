@@ -76,6 +76,18 @@ options:
     type: list
     elements: str
     default: [root, ubuntu]
+  progress_interval:
+    description:
+      - While it waits, the module's action plugin (the module runs on the controller) prints a
+        line every O(progress_interval) seconds - what is awaited, the last attempt's outcome, how
+        long so far and the limit. V(0) prints none.
+    type: int
+    default: 30
+  progress_file:
+    description:
+      - Where the module writes its progress for the action plugin (a small JSON file, replaced
+        after each attempt). Set by the action plugin; there is no need to give it.
+    type: path
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -157,6 +169,8 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._progress import write_progress
 
 try:
     import paramiko
@@ -292,6 +306,8 @@ def main():
             command=dict(type='str', default='true'),
             expected_host_key=dict(type='str', no_log=False),
             probe_users=dict(type='list', elements='str', default=['root', 'ubuntu']),
+            progress_interval=dict(type='int', default=30),
+            progress_file=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -330,6 +346,8 @@ def main():
             module.exit_json(changed=False, host_key=host_key, elapsed=round(time.monotonic() - start, 3),
                              attempts=attempts)
         now = time.monotonic()
+        write_progress(p['progress_file'], 'SSH to accept the key at %s@%s:%d' % (p['user'], p['host'], p['port']),
+                       '%s (attempt %d)' % (last.detail, attempts), now - start, p['timeout'])
         if now >= deadline:
             break
         time.sleep(min(p['delay'], max(0.0, deadline - now)))

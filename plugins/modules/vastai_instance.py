@@ -447,7 +447,8 @@ class InstanceManager(object):
         instance_id = inst['id']
         try:
             return wait_for(lambda: self.call('read instance %s' % instance_id, self.api.poll_instance, instance_id),
-                            ready, self.params['wait_timeout'], what=what, failed=failed, **kwargs)
+                            ready, self.params['wait_timeout'], what=what, failed=failed,
+                            progress_file=self.params['progress_file'], **kwargs)
         except WaitTimeout as err:
             last = err.last or inst
             self.fail('%s. The instance (id %s) still exists and bills %s USD/h: %s, or run again with a longer '
