@@ -17,11 +17,35 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._rsync import (
-    ARGUMENT_SPEC, STATS, duration, parse_stats, progress_bytes, progress_line, rsync_command)
+    ARGUMENT_SPEC, STATS, parse_stats, progress_bytes, rsync_command)
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun import format_duration as duration
 
 display = Display()
 
 LINE_SPLIT = re.compile(r'[\r\n]')
+
+
+def human_bytes(count):
+    """512 B, 1.5 MiB, 2.0 GiB."""
+    value = float(count)
+    for unit in ('B', 'KiB', 'MiB'):
+        if value < 1024:
+            return ('%d %s' % (value, unit)) if unit == 'B' else ('%.1f %s' % (value, unit))
+        value /= 1024.0
+    return '%.1f GiB' % value
+
+
+def progress_line(label, alias, done, total, elapsed):
+    """One line a person can follow: how much of how much, the rate, the time left and so far."""
+    rate = done / elapsed if elapsed > 0 else 0.0
+    parts = ['%scopying from %s: %s' % (('%s: ' % label) if label else '', alias, human_bytes(done))]
+    if total:
+        parts[0] += ' of %s (%d%%)' % (human_bytes(total), min(100, int(100.0 * done / total)))
+    parts.append('%s/s' % human_bytes(rate))
+    if total and rate > 0 and done < total:
+        parts.append('about %s left' % duration((total - done) / rate))
+    parts.append('%s so far' % duration(elapsed))
+    return ', '.join(parts)
 
 
 def run_transfer(argv, files, log, on_progress):

@@ -13,6 +13,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun import format_duration as duration
+
 display = Display()
 
 WAIT_ARGS = ('wait', 'wait_timeout', 'wait_delay')
@@ -32,15 +34,8 @@ def progress_line(host, status, waited, timeout):
         parts.append('cost so far %.2f USD' % status['cost_so_far_usd'])
     if status.get('projected_total_usd') is not None:
         parts.append('projected %.2f USD' % status['projected_total_usd'])
-    parts.append('waited %s of at most %s' % (_duration(waited), _duration(timeout)))
+    parts.append('waited %s of at most %s' % (duration(waited), duration(timeout)))
     return ', '.join(parts)
-
-
-def _duration(seconds):
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return ('%dh%02dm' % (hours, minutes)) if hours else ('%dm%02ds' % (minutes, secs)) if minutes else '%ds' % secs
 
 
 class ActionModule(ActionBase):
@@ -69,7 +64,7 @@ class ActionModule(ActionBase):
             waited = time.monotonic() - started
             if waited >= timeout:
                 result.update(failed=True, msg='The speedrun is still running after waiting %s (wait_timeout): %s'
-                              % (_duration(waited), status.get('summary')))
+                              % (duration(waited), status.get('summary')))
                 break
             display.display(progress_line(host, status, waited, timeout))
             time.sleep(min(delay, max(timeout - waited, 0.5)))

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nanochat.remote_gpu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""rsync from an SSH alias: the argument spec of nanochat.remote_gpu.rsync_pull and the parsing of
-rsync's ``--info=progress2,stats2`` output (its action plugin runs rsync on the controller)."""
+"""rsync from an SSH alias: the argument spec of nanochat.remote_gpu.rsync_pull, its command line and
+the parsing of rsync's ``--info=progress2,stats2`` output (its action plugin runs rsync on the
+controller)."""
 
 from __future__ import annotations
 
@@ -58,31 +59,3 @@ def parse_stats(lines):
                 stats[key] = int(match.group(1).replace(',', ''))
     return stats
 
-
-def human_bytes(count):
-    value = float(count)
-    for unit in ('B', 'KiB', 'MiB', 'GiB'):
-        if value < 1024 or unit == 'GiB':
-            return ('%d %s' % (value, unit)) if unit == 'B' else ('%.1f %s' % (value, unit))
-        value /= 1024.0
-    return '%.1f GiB' % value  # not reached
-
-
-def duration(seconds):
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return ('%dh%02dm' % (hours, minutes)) if hours else ('%dm%02ds' % (minutes, secs)) if minutes else '%ds' % secs
-
-
-def progress_line(label, alias, done, total, elapsed):
-    """One line a person can follow: how much of how much, the rate, the time left and so far."""
-    rate = done / elapsed if elapsed > 0 else 0.0
-    parts = ['%scopying from %s: %s' % (('%s: ' % label) if label else '', alias, human_bytes(done))]
-    if total:
-        parts[0] += ' of %s (%d%%)' % (human_bytes(total), min(100, int(100.0 * done / total)))
-    parts.append('%s/s' % human_bytes(rate))
-    if total and rate > 0 and done < total:
-        parts.append('about %s left' % duration((total - done) / rate))
-    parts.append('%s so far' % duration(elapsed))
-    return ', '.join(parts)

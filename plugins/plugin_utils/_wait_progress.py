@@ -19,15 +19,9 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.nanochat.remote_gpu.plugins.module_utils._progress import read_progress
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._speedrun import format_duration as duration
 
 display = Display()
-
-
-def duration(seconds):
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return ('%dh%02dm' % (hours, minutes)) if hours else ('%dm%02ds' % (minutes, secs)) if minutes else '%ds' % secs
 
 
 def progress_line(label, module, progress, elapsed):

@@ -16,9 +16,8 @@ import sys
 import textwrap
 
 from tests.conftest import COLLECTIONS_ROOT
-from ansible_collections.nanochat.remote_gpu.plugins.module_utils._rsync import (
-    parse_stats, progress_bytes, progress_line, rsync_command)
-from ansible_collections.nanochat.remote_gpu.plugins.action.rsync_pull import run_transfer
+from ansible_collections.nanochat.remote_gpu.plugins.module_utils._rsync import parse_stats, progress_bytes, rsync_command
+from ansible_collections.nanochat.remote_gpu.plugins.action.rsync_pull import progress_line, run_transfer
 
 BIN = os.path.dirname(sys.executable)
 
