@@ -150,9 +150,6 @@ def simcloud():
     shutil.rmtree(root, ignore_errors=True)
 
 
-# provision, speedrun, status, teardown per provider; on the newest ansible-core line only RunPod's
-# (NRG_TEST_PROVIDERS): test_train.py's end-to-end run still runs each provider's task files there
-@pytest.mark.provider_repeat
 @pytest.mark.parametrize('provider', ['runpod', 'lambda', 'vastai'])
 def test_provision_connect_speedrun_status_teardown(provider, simcloud, git_server, tmp_path):
     cloud = simcloud(provider)

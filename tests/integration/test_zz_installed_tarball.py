@@ -23,6 +23,9 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+# installed use is what differs most between ansible-core releases: these run on both lines
+pytestmark = [pytest.mark.integration, pytest.mark.newest_line]
+
 BIN = os.path.dirname(sys.executable)
 KEY = 'installed-smoke-key-7d2e'
 # What the tests and tools leave in a checkout; none of it belongs in the collection.
