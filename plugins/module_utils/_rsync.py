@@ -58,4 +58,3 @@ def parse_stats(lines):
             if match:
                 stats[key] = int(match.group(1).replace(',', ''))
     return stats
-
